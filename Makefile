@@ -1,0 +1,60 @@
+# geonoise: two commands set everything up on a fresh machine.
+#   make demo   — create .venv, install, run the pipeline on sample_data/ (outputs in demo_out/)
+#   make test   — create .venv, install, run the test suite
+# A GPU user picks another torch build, e.g.:  make test TORCH_SPEC="torch==2.13.0" PIP_ARGS="--index-url ..."
+
+PYTHON     ?= python3
+VENV       ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PIP_ARGS   ?=
+DEMO_OUT   ?= demo_out
+
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.geonoise-installed
+
+.PHONY: demo test lint format sample-data bench-tile clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch first (the pinned CPU build from local disk), then the package: a range that the
+# installed torch satisfies makes pip keep it instead of pulling a multi-GB CUDA build.
+$(STAMP): setup.py | $(PY)
+	$(PY) -m pip install $(PIP_ARGS) "$(TORCH_SPEC)"
+	$(PY) -m pip install $(PIP_ARGS) -e ".[dev]"
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+demo: $(STAMP)
+	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
+	$(VENV)/bin/geonoise synth -o $(DEMO_OUT)/synth --size 512 --style tropical --seed 7
+	$(VENV)/bin/geonoise tile sample_data/source/scene.tif \
+		--labels sample_data/source/labels_clean.tif -o $(DEMO_OUT)/tiles_source --size 256 --overlap 32
+	$(VENV)/bin/geonoise tile sample_data/target/scene.tif \
+		--labels sample_data/target/labels_noisy.gpkg -o $(DEMO_OUT)/tiles_target --size 256 --overlap 32
+	@echo
+	@echo "Demo outputs (open them in QGIS):"
+	@echo "  $(DEMO_OUT)/synth/                a generated scene with clean and noisy labels and the noise truth"
+	@echo "  $(DEMO_OUT)/tiles_source/tiles.gpkg  tiles of the clean source scene (raster labels)"
+	@echo "  $(DEMO_OUT)/tiles_target/tiles.gpkg  tiles of the noisy target scene (vector labels burned)"
+	@echo "Training, detection and vectorizing are not built yet (issues #3 and #4)."
+
+sample-data: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash sample_data/regenerate.sh
+
+bench-tile: $(STAMP)
+	@command -v gdal_retile.py >/dev/null || (apt-get update && apt-get install -y gdal-bin python3-gdal)
+	$(PY) benchmarks/bench_tile.py
+
+clean:
+	rm -rf $(DEMO_OUT) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,84 @@
+"""The ``geonoise`` command group: logging, version, error handling, subcommands."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+import click
+
+from geonoise import __version__
+from geonoise.errors import GeonoiseError
+
+from . import pending, synth, tile
+from .options import verbosity
+
+logger = logging.getLogger("geonoise")
+
+
+class CommandError(click.ClickException):
+    """A one-line ``Error: …`` message with the exit code the failure calls for."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class GeonoiseGroup(click.Group):
+    """Turns library errors into one-line messages; tracebacks only with ``-v``."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except GeonoiseError as exc:
+            if verbosity(ctx) > 0:
+                click.echo(traceback.format_exc(), err=True)
+            raise CommandError(str(exc), exc.exit_code) from exc
+        except Exception as exc:
+            if verbosity(ctx) > 0:
+                click.echo(traceback.format_exc(), err=True)
+            hint = "" if verbosity(ctx) > 0 else " (rerun with -v for the traceback)"
+            raise CommandError(f"unexpected {type(exc).__name__}: {exc}{hint}") from exc
+
+
+def _configure_logging(level: int) -> None:
+    handler = logging.StreamHandler()  # stderr: stdout is for what scripts read
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+@click.group(cls=GeonoiseGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="geonoise")
+@click.option("-v", "--verbose", count=True, help="More log output; -v also shows tracebacks.")
+@click.option("-q", "--quiet", count=True, help="Less output: no progress bars or summaries.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
+    """Find label noise in remote-sensing segmentation data.
+
+    Every step is one command that reads and writes ordinary GIS files
+    (GeoTIFF, GeoPackage): tile scenes and labels, train a teacher on clean
+    labels and a student on noisy ones, detect noise as a GeoTIFF, and turn it
+    into polygons for QGIS.
+
+    \b
+    Example:
+      geonoise synth -o sample/ --seed 1
+      geonoise tile sample/scene.tif --labels sample/labels_noisy.tif -o tiles/
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["verbosity"] = verbose - quiet
+    _configure_logging(
+        {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
+            max(-1, min(verbose - quiet, 2)), logging.DEBUG
+        )
+    )
+
+
+cli.add_command(synth.synth)
+cli.add_command(tile.tile)
+for command in pending.COMMANDS:
+    cli.add_command(command)

@@ -1,0 +1,61 @@
+"""Options that several commands share, defined once (the ``rio`` way)."""
+
+from __future__ import annotations
+
+import click
+
+
+def _parse_creation_options(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE (e.g. --co COMPRESS=ZSTD)")
+        options[key.strip().upper()] = value.strip()
+    return options
+
+
+output_opt = click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=True, file_okay=True, writable=True),
+    help="Output path.",
+)
+
+overwrite_opt = click.option(
+    "--overwrite", is_flag=True, default=False, help="Replace an output that exists already."
+)
+
+creation_options_opt = click.option(
+    "--co",
+    "creation_options",
+    metavar="NAME=VALUE",
+    multiple=True,
+    callback=_parse_creation_options,
+    help="GDAL creation option for the GeoTIFFs written (repeatable), e.g. --co COMPRESS=ZSTD.",
+)
+
+seed_opt = click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed; same seed, same output."
+)
+
+json_opt = click.option(
+    "--json", "as_json", is_flag=True, default=False, help="Print the summary as JSON on stdout."
+)
+
+device_opt = click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Where the model runs.",
+)
+
+
+def verbosity(ctx: click.Context) -> int:
+    """The group's -v/-q balance: > 0 more detail, < 0 quieter."""
+    root = ctx.find_root()
+    return (root.obj or {}).get("verbosity", 0)

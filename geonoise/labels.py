@@ -1,0 +1,271 @@
+"""Labels reconciled with a scene's pixel grid, read window by window.
+
+Labels come as a raster or as vector features. Either way a :class:`LabelSource`
+answers one question: the uint8 class ids (255 = ignore) of a scene window.
+Tiling and detection both read labels through it, so both reconcile labels with
+scenes the same way:
+
+* a raster on the scene's grid, or on a grid aligned with it (same CRS and
+  pixel size, whole-pixel offset), is read directly;
+* any other raster is refused unless resampling is asked for, in which case it
+  is warped (nearest neighbour) onto the scene grid by GDAL;
+* vector features are reprojected to the scene CRS and burned per window with
+  :func:`rasterio.features.rasterize`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from geonoise import io
+from geonoise.errors import GeoreferenceError, InvalidInputError, NoOverlapError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import rasterio
+
+#: Label value for pixels that carry no label (nodata, outside the scene).
+IGNORE = 255
+
+logger = logging.getLogger(__name__)
+
+
+class LabelSource(Protocol):
+    """Class ids of scene windows."""
+
+    path: str
+
+    def read(self, window: Any) -> np.ndarray:
+        """uint8 class ids of ``window`` on the scene grid; 255 where unlabelled."""
+
+    def close(self) -> None:
+        """Release the files behind the source."""
+
+
+def open_labels(
+    path: str,
+    scene: rasterio.io.DatasetReader,
+    *,
+    class_field: str | None = None,
+    all_touched: bool = False,
+    resample: bool = False,
+) -> LabelSource:
+    """Open ``path`` as labels for ``scene``: a raster, or a vector file by its suffix.
+
+    Raises:
+        InvalidInputError: ``class_field`` is missing or not whole numbers in 0..254.
+        GeoreferenceError: the labels have no CRS, or sit on another grid without ``resample``.
+        NoOverlapError: the labels do not overlap the scene.
+        ReadError: the file cannot be read.
+    """
+    if io.is_vector_path(path):
+        return VectorLabels(path, scene, class_field=class_field, all_touched=all_touched)
+    if class_field is not None:
+        raise InvalidInputError(
+            f"{path} is a raster; --class-field is for vector labels", option="--class-field"
+        )
+    return RasterLabels(path, scene, resample=resample)
+
+
+class RasterLabels:
+    """A label raster read on the scene grid (directly when aligned, else warped)."""
+
+    def __init__(self, path: str, scene: rasterio.io.DatasetReader, *, resample: bool) -> None:
+        self.path = path
+        self._dataset = io.open_scene(path)
+        try:
+            self._check(scene, resample)
+        except Exception:
+            self._dataset.close()
+            raise
+
+    def _check(self, scene: rasterio.io.DatasetReader, resample: bool) -> None:
+        from rasterio.vrt import WarpedVRT
+        from rasterio.warp import Resampling
+
+        labels = self._dataset
+        if not np.issubdtype(np.dtype(labels.dtypes[0]), np.integer):
+            raise InvalidInputError(
+                f"{self.path} holds {labels.dtypes[0]} values; labels must be an integer "
+                "raster of class ids 0..254",
+                option="--labels",
+            )
+        _require_overlap(_raster_bounds_in(labels, scene.crs), scene, self.path)
+        if labels.nodata == 0:
+            logger.warning(
+                "%s declares nodata=0, so its class 0 becomes ignore (255); "
+                "unset it (gdal_edit.py -unsetnodata) if 0 is background",
+                self.path,
+            )
+        self._offset = _grid_offset(labels, scene)
+        if self._offset is not None:
+            self._source = labels
+        elif resample:
+            self._source = WarpedVRT(
+                labels,
+                crs=scene.crs,
+                transform=scene.transform,
+                width=scene.width,
+                height=scene.height,
+                resampling=Resampling.nearest,
+                nodata=IGNORE,
+            )
+            self._offset = (0, 0)
+        else:
+            raise GeoreferenceError(
+                f"{self.path} is not on the pixel grid of {scene.name} (CRS, pixel size or "
+                "alignment differ); pass --resample-labels to resample it (nearest) onto it"
+            )
+
+    def read(self, window: Any) -> np.ndarray:
+        from rasterio.windows import Window
+
+        col, row = self._offset
+        shifted = Window(window.col_off + col, window.row_off + row, window.width, window.height)
+        values = io.read_window(self._source, shifted, indexes=1, fill_value=IGNORE)
+        nodata = self._source.nodata
+        ignore = values == nodata if nodata is not None else np.zeros(values.shape, bool)
+        ignore |= values == IGNORE
+        known = values[~ignore]
+        if known.size and (known.min() < 0 or known.max() > IGNORE - 1):
+            raise InvalidInputError(
+                f"{self.path} has class value {known.max() if known.max() > 0 else known.min()}; "
+                "labels must be class ids 0..254 (255 = ignore)",
+                option="--labels",
+            )
+        out = values.astype(np.uint8)
+        out[ignore] = IGNORE
+        return out
+
+    def close(self) -> None:
+        if self._source is not self._dataset:
+            self._source.close()
+        self._dataset.close()
+
+
+class VectorLabels:
+    """Vector features reprojected to the scene CRS and burned window by window."""
+
+    def __init__(
+        self,
+        path: str,
+        scene: rasterio.io.DatasetReader,
+        *,
+        class_field: str | None,
+        all_touched: bool,
+    ) -> None:
+        self.path = path
+        self._all_touched = all_touched
+        self._transform = scene.transform
+        self._features = _prepare_features(io.read_vector(path), path, scene, class_field)
+        self._index = self._features.sindex
+
+    def read(self, window: Any) -> np.ndarray:
+        from rasterio.features import rasterize
+        from rasterio.windows import bounds, transform
+
+        shape = (int(window.height), int(window.width))
+        hits = self._index.query(_box(bounds(window, self._transform)))
+        if not len(hits):
+            return np.zeros(shape, np.uint8)
+        chosen = self._features.iloc[np.sort(hits)]  # file order: later features win
+        return rasterize(
+            zip(chosen.geometry, chosen["_class"], strict=True),
+            out_shape=shape,
+            transform=transform(window, self._transform),
+            fill=0,
+            all_touched=self._all_touched,
+            dtype="uint8",
+        )
+
+    def close(self) -> None:
+        """Nothing to release: the features are in memory."""
+
+
+def _prepare_features(
+    features: gpd.GeoDataFrame, path: str, scene: Any, class_field: str | None
+) -> gpd.GeoDataFrame:
+    """Valid, non-empty features in the scene CRS with their class id in ``_class``."""
+    if features.crs is None:
+        raise GeoreferenceError(f"{path} has no CRS; set one (e.g. ogr2ogr -a_srs EPSG:4326)")
+    features = features[features.geometry.notna() & ~features.geometry.is_empty]
+    if features.empty:
+        raise NoOverlapError(f"{path} has no features to burn")
+    classes = _class_values(features, path, class_field)
+    features = features.assign(_class=classes)[["_class", "geometry"]].to_crs(scene.crs)
+    _require_overlap(tuple(features.total_bounds), scene, path)
+    return features
+
+
+def _class_values(features: gpd.GeoDataFrame, path: str, class_field: str | None) -> np.ndarray:
+    if class_field is None:
+        return np.ones(len(features), np.uint8)
+    if class_field not in features.columns:
+        fields = ", ".join(c for c in features.columns if c != features.geometry.name)
+        raise InvalidInputError(
+            f"{path} has no field {class_field!r} (fields: {fields or 'none'})",
+            option="--class-field",
+        )
+    import pandas as pd
+
+    numeric = pd.to_numeric(features[class_field], errors="coerce").to_numpy(dtype=float)
+    ok = (
+        not np.isnan(numeric).any()
+        and np.all(np.mod(numeric, 1) == 0)
+        and numeric.min() >= 0
+        and numeric.max() <= IGNORE - 1
+    )
+    if not ok:
+        raise InvalidInputError(
+            f"field {class_field!r} of {path} must hold whole class ids 0..254 in every feature",
+            option="--class-field",
+        )
+    return numeric.astype(np.uint8)
+
+
+def _raster_bounds_in(dataset: Any, crs: Any) -> tuple[float, float, float, float]:
+    from rasterio.warp import transform_bounds
+
+    return tuple(transform_bounds(dataset.crs, crs, *dataset.bounds))
+
+
+def _require_overlap(bounds: tuple[float, ...], scene: Any, path: str) -> None:
+    left, bottom, right, top = scene.bounds
+    if not (bounds[0] < right and bounds[2] > left and bounds[1] < top and bounds[3] > bottom):
+        raise NoOverlapError(
+            f"{path} does not overlap {scene.name} (labels bounds "
+            f"{_fmt(bounds)}, scene bounds {_fmt(scene.bounds)} in the scene CRS)"
+        )
+
+
+def _grid_offset(labels: Any, scene: Any) -> tuple[int, int] | None:
+    """(col, row) of the scene origin on the labels grid when both grids align, else None."""
+    if labels.crs != scene.crs:
+        return None
+    a, b = labels.transform, scene.transform
+    if not all(
+        math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12)
+        for x, y in zip((a.a, a.b, a.d, a.e), (b.a, b.b, b.d, b.e), strict=True)
+    ):
+        return None
+    col, row = ~a @ (b.c, b.f)
+    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+        return None
+    return round(col), round(row)
+
+
+def _box(bounds: tuple[float, float, float, float]) -> Any:
+    from shapely import box
+
+    return box(*bounds)
+
+
+def _fmt(bounds: Any) -> str:
+    return "(" + ", ".join(f"{v:.2f}" for v in bounds) + ")"
+
+
+__all__ = ["IGNORE", "LabelSource", "RasterLabels", "VectorLabels", "open_labels"]

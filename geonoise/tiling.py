@@ -1,0 +1,310 @@
+"""Cutting georeferenced scenes and their labels into training tiles.
+
+A tile directory holds ``images/`` and ``labels/`` (GeoTIFFs that carry the
+exact CRS and transform of their window of the scene) and ``tiles.gpkg``, the
+index of tile footprints (see DESIGN.md). Tiling is planned first — every scene
+and label source is opened and checked before anything is written — and then
+written window by window, so memory does not grow with the scene.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from geonoise import io
+from geonoise.errors import GeonoiseError, InvalidInputError
+from geonoise.labels import IGNORE, open_labels
+from geonoise.windows import Window, window_grid
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+#: Largest tile edge accepted (a tile is read into memory whole).
+MAX_TILE_SIZE = 8192
+
+#: Name of the index layer and file in a tile directory.
+INDEX_NAME = "tiles.gpkg"
+INDEX_LAYER = "tiles"
+
+SKIP_BELOW_MIN_VALID = "below --min-valid"
+
+
+@dataclass(frozen=True)
+class TileOptions:
+    """How scenes are cut: window size, overlap, validity threshold, label burning."""
+
+    size: int = 256
+    overlap: int = 0
+    min_valid: float = 0.5
+    class_field: str | None = None
+    all_touched: bool = False
+    resample_labels: bool = False
+    creation_options: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 16 <= self.size <= MAX_TILE_SIZE:
+            raise InvalidInputError(f"{self.size} is outside 16..{MAX_TILE_SIZE}", "--size")
+        if not 0 <= self.overlap < self.size:
+            raise InvalidInputError(
+                f"{self.overlap} must be ≥ 0 and below --size {self.size}", "--overlap"
+            )
+        if not 0 <= self.min_valid <= 1:
+            raise InvalidInputError(f"{self.min_valid} is outside 0..1", "--min-valid")
+
+
+@dataclass(frozen=True)
+class ScenePlan:
+    """One scene to tile: its file, its labels (or None), a unique name and its windows."""
+
+    scene: str
+    labels: str | None
+    name: str
+    windows: list[Window]
+
+
+@dataclass
+class TileRecord:
+    """What happened to one window: written (with its paths) or skipped (with a reason)."""
+
+    tile_id: str
+    scene: ScenePlan
+    window: Window
+    valid_fraction: float
+    class_counts: dict[int, int]
+    image: str | None = None
+    label: str | None = None
+    skipped: str | None = None
+
+
+@dataclass
+class TilingSummary:
+    """Counts per scene, for the CLI to report."""
+
+    output: str
+    scenes: list[dict[str, Any]]
+
+    @property
+    def written(self) -> int:
+        return sum(s["tiles_written"] for s in self.scenes)
+
+    @property
+    def skipped(self) -> int:
+        return sum(s["tiles_skipped"] for s in self.scenes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "output": self.output,
+            "tiles_written": self.written,
+            "tiles_skipped": self.skipped,
+            "scenes": self.scenes,
+        }
+
+
+def plan_tiling(
+    scenes: Sequence[str], labels: Sequence[str], options: TileOptions
+) -> list[ScenePlan]:
+    """Check every scene and label source and lay out the windows; writes nothing.
+
+    ``labels`` holds one source per scene, one source for all scenes, or none.
+    """
+    if labels and len(labels) not in (1, len(scenes)):
+        raise InvalidInputError(
+            f"{len(labels)} label sources for {len(scenes)} scenes; give one "
+            "per scene (in the same order) or one for all",
+            "--labels",
+        )
+    names = _unique_names(scenes)
+    plans = []
+    for index, scene_path in enumerate(scenes):
+        label_path = labels[index if len(labels) > 1 else 0] if labels else None
+        with io.open_scene(scene_path) as scene:
+            if label_path is not None:
+                _open_label_source(label_path, scene, options).close()
+            windows = window_grid(scene.width, scene.height, options.size, options.overlap)
+        plans.append(ScenePlan(scene_path, label_path, names[index], windows))
+    return plans
+
+
+def write_tiles(
+    plans: Sequence[ScenePlan],
+    output: str | os.PathLike,
+    options: TileOptions,
+    *,
+    overwrite: bool = False,
+    on_tile: Callable[[TileRecord], None] | None = None,
+) -> TilingSummary:
+    """Write the tiles and the index of ``plans`` into the directory ``output``.
+
+    The directory is built under a temporary name and moved into place at the
+    end, so a failure leaves no partial output (and an existing one untouched).
+
+    Raises:
+        GeonoiseError: no window met ``min_valid`` (nothing is written).
+    """
+    records: list[TileRecord] = []
+    with io.atomic_output(output, overwrite) as tmp:
+        (tmp / "images").mkdir(parents=True)
+        if any(plan.labels for plan in plans):
+            (tmp / "labels").mkdir()
+        for plan in plans:
+            for record in _tile_scene(plan, tmp, options):
+                records.append(record)
+                if on_tile is not None:
+                    on_tile(record)
+        written = [r for r in records if r.skipped is None]
+        if not written:
+            raise GeonoiseError(
+                f"no tile written: all {len(records)} windows are below "
+                f"--min-valid {options.min_valid}; lower it or check the nodata"
+            )
+        io.write_vector(index_frame(written, output), tmp / INDEX_NAME, layer=INDEX_LAYER)
+    return TilingSummary(str(output), [_scene_summary(p, records) for p in plans])
+
+
+def _tile_scene(plan: ScenePlan, out_dir: Path, options: TileOptions):
+    """Yield a :class:`TileRecord` for each window of one scene, writing the kept tiles."""
+    with io.open_scene(plan.scene) as scene:
+        labels = _open_label_source(plan.labels, scene, options) if plan.labels else None
+        try:
+            for window in plan.windows:
+                yield _tile_window(plan, window, scene, labels, out_dir, options)
+        finally:
+            if labels is not None:
+                labels.close()
+
+
+def _tile_window(
+    plan: ScenePlan, window: Window, scene: Any, labels: Any, out_dir: Path, options: TileOptions
+) -> TileRecord:
+    rio_window = window.to_rasterio()
+    image = io.read_window(scene, rio_window, fill_value=scene.nodata or 0)
+    usable = io.read_valid_mask(scene, rio_window, data=image)
+    label = None
+    if labels is not None:
+        label = labels.read(rio_window)
+        label[~usable] = IGNORE
+        usable = label != IGNORE
+    tile_id = f"{plan.name}_r{window.row_off:06d}_c{window.col_off:06d}"
+    valid_fraction = float(usable.mean())
+    counts = {}
+    if label is not None:
+        values, numbers = np.unique(label[usable], return_counts=True)
+        counts = {int(v): int(n) for v, n in zip(values, numbers, strict=True)}
+    record = TileRecord(tile_id, plan, window, valid_fraction, counts)
+    if valid_fraction == 0 or valid_fraction < options.min_valid:
+        record.skipped = SKIP_BELOW_MIN_VALID
+        return record
+    transform = scene.window_transform(rio_window)
+    record.image = f"images/{tile_id}.tif"
+    io.write_raster(
+        out_dir / record.image,
+        image,
+        crs=scene.crs,
+        transform=transform,
+        nodata=scene.nodata,
+        creation_options=options.creation_options,
+        descriptions=list(scene.descriptions) if any(scene.descriptions) else None,
+        colorinterp=list(scene.colorinterp),
+    )
+    if label is not None:
+        record.label = f"labels/{tile_id}.tif"
+        io.write_raster(
+            out_dir / record.label,
+            label,
+            crs=scene.crs,
+            transform=transform,
+            nodata=IGNORE,
+            creation_options=options.creation_options,
+            descriptions=["class id"],
+        )
+    return record
+
+
+def index_frame(records: Sequence[TileRecord], output: str | os.PathLike) -> gpd.GeoDataFrame:
+    """The ``tiles`` layer: one footprint per written tile, in the first scene's CRS.
+
+    Scenes in other CRSs have their footprints reprojected; ``crs`` keeps each
+    scene's own. Class fractions are shares of the labelled pixels of the tile.
+    """
+    import geopandas as gpd
+    import pandas as pd
+    from shapely import box
+
+    classes = sorted({c for r in records for c in r.class_counts})
+    frames = []
+    for group in _group_by_scene(records).values():
+        with io.open_scene(group[0].scene.scene) as scene:
+            rows = [_index_row(r, scene, classes, output) for r in group]
+            geometry = [box(*scene.window_bounds(r.window.to_rasterio())) for r in group]
+            frames.append(gpd.GeoDataFrame(rows, geometry=geometry, crs=scene.crs))
+    crs = frames[0].crs
+    return gpd.GeoDataFrame(pd.concat([f.to_crs(crs) for f in frames], ignore_index=True), crs=crs)
+
+
+def _index_row(record: TileRecord, scene: Any, classes: list[int], output: Any) -> dict[str, Any]:
+    labelled = sum(record.class_counts.values())
+    row = {
+        "tile_id": record.tile_id,
+        "scene": Path(
+            os.path.relpath(os.path.abspath(record.scene.scene), os.path.abspath(output))
+        ).as_posix(),
+        "image": record.image,
+        "label": record.label,
+        "col_off": record.window.col_off,
+        "row_off": record.window.row_off,
+        "width": record.window.width,
+        "height": record.window.height,
+        "valid_fraction": record.valid_fraction,
+        "crs": scene.crs.to_string(),
+    }
+    for c in classes:
+        row[f"frac_{c}"] = record.class_counts.get(c, 0) / labelled if labelled else 0.0
+    return row
+
+
+def _group_by_scene(records: Sequence[TileRecord]) -> dict[str, list[TileRecord]]:
+    groups: dict[str, list[TileRecord]] = {}
+    for record in records:
+        groups.setdefault(record.scene.name, []).append(record)
+    return groups
+
+
+def _scene_summary(plan: ScenePlan, records: Sequence[TileRecord]) -> dict[str, Any]:
+    mine = [r for r in records if r.scene is plan]
+    reasons = Counter(r.skipped for r in mine if r.skipped)
+    return {
+        "scene": plan.scene,
+        "labels": plan.labels,
+        "windows": len(plan.windows),
+        "tiles_written": sum(r.skipped is None for r in mine),
+        "tiles_skipped": sum(reasons.values()),
+        "skipped": dict(reasons),
+    }
+
+
+def _open_label_source(path: str, scene: Any, options: TileOptions):
+    return open_labels(
+        path,
+        scene,
+        class_field=options.class_field,
+        all_touched=options.all_touched,
+        resample=options.resample_labels,
+    )
+
+
+def _unique_names(scenes: Sequence[str]) -> list[str]:
+    """File stems, numbered where two scenes share one (``a/x.tif``, ``b/x.tif``)."""
+    stems = [Path(s).stem for s in scenes]
+    seen: Counter[str] = Counter()
+    names = []
+    for stem in stems:
+        seen[stem] += 1
+        names.append(stem if stems.count(stem) == 1 else f"{stem}-{seen[stem]}")
+    return names

@@ -1,0 +1,62 @@
+"""The window grid shared by tiling, training and detection.
+
+A scene is cut into full-size square windows of ``size`` pixels that step by
+``size - overlap``. The last window on each axis is shifted inward so that it
+ends at the scene edge instead of hanging over it; every window therefore has
+the full size and the grid covers every pixel. A scene smaller than one window
+gets a single window at the origin that reaches past the scene; reading it
+boundless pads the missing part.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Window(NamedTuple):
+    """A pixel window of a scene: column and row offset, width and height."""
+
+    col_off: int
+    row_off: int
+    width: int
+    height: int
+
+    def to_rasterio(self):  # -> rasterio.windows.Window, imported lazily
+        """The same window as a :class:`rasterio.windows.Window`."""
+        from rasterio.windows import Window as RioWindow
+
+        return RioWindow(self.col_off, self.row_off, self.width, self.height)
+
+
+def axis_offsets(length: int, size: int, overlap: int) -> list[int]:
+    """Start offsets of windows of ``size`` along an axis of ``length`` pixels.
+
+    Args:
+        length: Pixels along the axis (> 0).
+        size: Window size in pixels (> 0).
+        overlap: Pixels shared by neighbouring windows (0 <= overlap < size).
+
+    Returns:
+        Increasing offsets; the last window ends exactly at ``length`` unless
+        the axis is shorter than one window, in which case the only offset is 0.
+    """
+    if length <= 0 or size <= 0:
+        raise ValueError("length and size must be positive")
+    if not 0 <= overlap < size:
+        raise ValueError("overlap must be at least 0 and smaller than size")
+    if length <= size:
+        return [0]
+    stride = size - overlap
+    offsets = list(range(0, length - size + 1, stride))
+    if offsets[-1] + size < length:
+        offsets.append(length - size)
+    return offsets
+
+
+def window_grid(width: int, height: int, size: int, overlap: int = 0) -> list[Window]:
+    """Full-size windows covering a ``width`` × ``height`` scene, row by row."""
+    return [
+        Window(col, row, size, size)
+        for row in axis_offsets(height, size, overlap)
+        for col in axis_offsets(width, size, overlap)
+    ]

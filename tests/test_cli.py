@@ -1,0 +1,63 @@
+"""The command group: help, version, laziness, planned commands, error handling."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from geonoise import __version__
+from geonoise.cli.main import cli
+from geonoise.cli.pending import NOT_BUILT_EXIT, PLANNED
+
+
+def test_help_lists_every_command():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for name in ("tile", "synth", *PLANNED):
+        assert name in result.output
+
+
+def test_version():
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_help_imports_no_heavy_library():
+    """`geonoise --help` stays instant: torch, rasterio and geopandas load only inside commands."""
+    code = (
+        "import sys; from click.testing import CliRunner; from geonoise.cli.main import cli; "
+        "r = CliRunner().invoke(cli, ['tile', '--help']); assert r.exit_code == 0, r.output; "
+        "heavy = [m for m in ('torch', 'rasterio', 'geopandas', 'kornia', 'lightning', 'numpy') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("name", sorted(PLANNED))
+def test_planned_commands_say_they_are_not_built(name):
+    result = CliRunner().invoke(cli, [name, "anything", "--flag"])
+    assert result.exit_code == NOT_BUILT_EXIT
+    assert "not built yet" in result.stderr
+    assert result.stdout == ""
+
+
+def test_unexpected_errors_are_one_line_and_verbose_shows_the_traceback(monkeypatch, tmp_path):
+    import geonoise.tiling
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(geonoise.tiling, "plan_tiling", boom)
+    scene = tmp_path / "s.tif"
+    scene.write_bytes(b"x")
+    quiet = CliRunner().invoke(cli, ["tile", str(scene), "-o", str(tmp_path / "o")])
+    assert quiet.exit_code == 1
+    assert quiet.stderr.strip().splitlines() == [
+        "Error: unexpected RuntimeError: kaboom (rerun with -v for the traceback)"
+    ]
+    loud = CliRunner().invoke(cli, ["-v", "tile", str(scene), "-o", str(tmp_path / "o")])
+    assert loud.exit_code == 1 and "Traceback" in loud.stderr

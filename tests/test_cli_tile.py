@@ -1,0 +1,161 @@
+"""`geonoise tile` through the command line: outputs, summary, errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from click.testing import CliRunner
+from shapely import box
+
+from geonoise.cli.main import cli
+from tests.conftest import CRS, ORIGIN
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def entries(path: Path) -> list[str]:
+    return sorted(p.name for p in path.iterdir())
+
+
+@pytest.fixture
+def scene_and_labels(scene_factory, tmp_path):
+    scene = scene_factory(width=96, height=64)
+    labels = scene_factory(
+        "labels.tif", width=96, height=64, count=1, data=np.ones((1, 64, 96), "uint8")
+    )
+    return scene, labels
+
+
+def test_tile_writes_images_labels_index_and_reports(scene_and_labels, tmp_path):
+    scene, labels = scene_and_labels
+    out = tmp_path / "tiles"
+    result = run("tile", scene, "--labels", labels, "-o", out, "--size", 32, "--overlap", 8)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(out)
+    assert "tiles written" in result.stderr
+    assert entries(out) == ["images", "labels", "tiles.gpkg"]
+    index = gpd.read_file(out / "tiles.gpkg", layer="tiles")
+    assert len(index) == len(list((out / "labels").iterdir())) == 4 * 2
+    assert index.crs == CRS
+
+
+def test_json_summary_on_stdout(scene_and_labels, tmp_path):
+    scene, labels = scene_and_labels
+    result = run("-q", "tile", scene, "-l", labels, "-o", tmp_path / "t", "--size", 64, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["tiles_written"] == 2 and summary["tiles_skipped"] == 0
+    assert summary["scenes"][0]["windows"] == 2
+
+
+def test_quiet_prints_only_the_output_path(scene_and_labels, tmp_path):
+    scene, _ = scene_and_labels
+    result = run("-q", "tile", scene, "-o", tmp_path / "t", "--size", 64)
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_overwrite_is_required_to_replace(scene_and_labels, tmp_path):
+    scene, labels = scene_and_labels
+    out = tmp_path / "tiles"
+    assert run("tile", scene, "-o", out, "--size", 64).exit_code == 0
+    before = entries(out)
+    refused = run("tile", scene, "-l", labels, "-o", out, "--size", 32)
+    assert refused.exit_code == 1
+    assert refused.stderr.strip() == f"Error: {out} exists; pass --overwrite to replace it"
+    assert entries(out) == before
+    replaced = run("tile", scene, "-l", labels, "-o", out, "--size", 32, "--overwrite")
+    assert replaced.exit_code == 0 and entries(out) == ["images", "labels", "tiles.gpkg"]
+
+
+def one_line_error(result, code: int, *fragments: str) -> None:
+    assert result.exit_code == code, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_scene_without_crs(scene_factory, tmp_path):
+    bare = scene_factory("bare.tif", crs=None)
+    one_line_error(run("tile", bare, "-o", tmp_path / "o"), 1, "bare.tif has no CRS")
+    assert entries(tmp_path) == ["bare.tif"]
+
+
+def test_labels_that_do_not_overlap(scene_factory, tmp_path):
+    scene = scene_factory()
+    far = scene_factory("far.tif", count=1, origin=(100.0, 100.0))
+    one_line_error(
+        run("tile", scene, "-l", far, "-o", tmp_path / "o"), 1, "far.tif does not overlap"
+    )
+    assert "o" not in entries(tmp_path)
+
+
+def test_missing_class_field(scene_factory, tmp_path):
+    scene = scene_factory()
+    vector = tmp_path / "b.gpkg"
+    gpd.GeoDataFrame(
+        {"kind": [1]}, geometry=[box(*ORIGIN, ORIGIN[0] + 9, ORIGIN[1] - 9)], crs=CRS
+    ).to_file(vector)
+    one_line_error(
+        run("tile", scene, "-l", vector, "--class-field", "cls", "-o", tmp_path / "o"),
+        2,
+        "--class-field",
+        "no field 'cls'",
+        "kind",
+    )
+    assert "o" not in entries(tmp_path)
+
+
+def test_unreadable_and_truncated_files(scene_factory, tmp_path):
+    junk = tmp_path / "junk.tif"
+    junk.write_bytes(b"this is not a tiff")
+    one_line_error(run("tile", junk, "-o", tmp_path / "o"), 1, "cannot open", "junk.tif")
+    scene = scene_factory(width=256, height=256)
+    scene.write_bytes(scene.read_bytes()[:40_000])
+    one_line_error(run("tile", scene, "-o", tmp_path / "o", "--size", 64), 1, "scene.tif")
+    assert "o" not in entries(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--size", "9000"], "--size"),
+        (["--size", "8"], "--size"),
+        (["--size", "32", "--overlap", "32"], "--overlap"),
+        (["--min-valid", "1.5"], "--min-valid"),
+        (["--co", "COMPRESS"], "KEY=VALUE"),
+    ],
+)
+def test_bad_option_values_exit_2(scene_factory, tmp_path, args, fragment):
+    scene = scene_factory()
+    result = run("tile", scene, "-o", tmp_path / "o", *args)
+    assert result.exit_code == 2 and fragment in result.stderr
+    assert "o" not in entries(tmp_path)
+
+
+def test_missing_scene_exits_2(tmp_path):
+    result = run("tile", tmp_path / "nope.tif", "-o", tmp_path / "o")
+    assert result.exit_code == 2 and "nope.tif" in result.stderr
+
+
+def test_real_landsat_scene_six_bands(tmp_path):
+    """The bundled Landsat 7 subset (6 bands, EPSG:31985) tiles with its grid intact."""
+    landsat = Path(__file__).parent / "data" / "L7_ETMs.tif"
+    out = tmp_path / "tiles"
+    assert run("tile", landsat, "-o", out, "--size", 128, "--overlap", 16).exit_code == 0
+    index = gpd.read_file(out / "tiles.gpkg")
+    assert index.crs.to_epsg() == 31985 and len(index) == 9
+    with rasterio.open(landsat) as src, rasterio.open(out / index.image.iloc[-1]) as t:
+        window = rasterio.windows.Window(
+            *index.iloc[-1][["col_off", "row_off", "width", "height"]].tolist()
+        )
+        assert t.count == 6 and t.transform == src.window_transform(window)
+        np.testing.assert_array_equal(t.read(), src.read(window=window))

@@ -1,0 +1,61 @@
+"""The shared window grid: full-size windows that cover every pixel."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from geonoise.windows import axis_offsets, window_grid
+
+
+@st.composite
+def grids(draw):
+    size = draw(st.integers(1, 64))
+    overlap = draw(st.integers(0, size - 1))
+    width = draw(st.integers(1, 300))
+    height = draw(st.integers(1, 300))
+    return width, height, size, overlap
+
+
+@given(grids())
+def test_windows_are_full_size_and_cover_every_pixel(grid):
+    width, height, size, overlap = grid
+    covered = np.zeros((height, width), dtype=int)
+    for w in window_grid(width, height, size, overlap):
+        assert (w.width, w.height) == (size, size)
+        assert w.col_off >= 0 and w.row_off >= 0
+        covered[w.row_off : w.row_off + size, w.col_off : w.col_off + size] += 1
+    assert covered.min() >= 1
+
+
+@given(grids())
+def test_windows_stay_inside_and_step_no_more_than_the_stride(grid):
+    width, _, size, overlap = grid
+    offsets = axis_offsets(width, size, overlap)
+    assert offsets[0] == 0
+    if width >= size:
+        assert offsets[-1] + size == width  # the edge window is shifted inward
+    steps = np.diff(offsets)
+    assert np.all(steps > 0) and np.all(steps <= size - overlap)
+
+
+def test_scene_smaller_than_window_gets_one_window_at_the_origin():
+    assert window_grid(10, 7, 32) == [(0, 0, 32, 32)]
+
+
+@pytest.mark.parametrize(
+    ("length", "size", "overlap", "expected"),
+    [
+        (100, 40, 0, [0, 40, 60]),
+        (100, 40, 10, [0, 30, 60]),
+        (80, 40, 0, [0, 40]),
+    ],
+)
+def test_known_offsets(length, size, overlap, expected):
+    assert axis_offsets(length, size, overlap) == expected
+
+
+@pytest.mark.parametrize(("size", "overlap"), [(0, 0), (8, 8), (8, -1)])
+def test_bad_grid_arguments_raise(size, overlap):
+    with pytest.raises(ValueError):
+        axis_offsets(10, size, overlap)
