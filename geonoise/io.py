@@ -307,5 +307,8 @@ def _remove(path: Path) -> None:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The most specific one-line reason: GDAL's own error where rasterio chained it."""
+    while exc.__cause__ is not None and "previous exception" in str(exc):
+        exc = exc.__cause__
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -216,6 +217,15 @@ def test_plan_errors(scene_factory, tmp_path):
     bare = scene_factory("bare.tif", crs=None)
     with pytest.raises(GeoreferenceError, match="no CRS"):
         plan_tiling([str(bare)], [], TileOptions())
+    no_transform = tmp_path / "no_transform.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(
+            no_transform, "w", driver="GTiff", width=8, height=8, count=1, dtype="uint8", crs=CRS
+        ) as dst:
+            dst.write(np.ones((1, 8, 8), "uint8"))
+    with pytest.raises(GeoreferenceError, match="no geotransform"):
+        plan_tiling([str(no_transform)], [], TileOptions())
     vector = tmp_path / "v.gpkg"
     gpd.GeoDataFrame(
         {"kind": ["a"]}, geometry=[box(*ORIGIN, ORIGIN[0] + 5, ORIGIN[1] - 5)], crs=CRS
