@@ -266,6 +266,13 @@ def write_vector(gdf: gpd.GeoDataFrame, path: str | os.PathLike, layer: str | No
         gdf.to_file(path, driver=driver, engine="pyogrio")
 
 
+def write_json(path: str | os.PathLike, content: Any) -> None:
+    """Write ``content`` as indented UTF-8 JSON with a final newline."""
+    import json
+
+    Path(path).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+
+
 def check_output(path: str | os.PathLike, overwrite: bool) -> None:
     """Refuse an existing output unless ``overwrite``; call it before doing any work."""
     if os.path.lexists(path) and not overwrite:
