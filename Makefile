@@ -37,7 +37,7 @@ format: $(STAMP)
 
 demo: $(STAMP)
 	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
-	$(VENV)/bin/geonoise synth -o $(DEMO_OUT)/synth --size 512 --style tropical --seed 7
+	$(VENV)/bin/geonoise synth -o $(DEMO_OUT)/synth --size 512 512 --style tropical --seed 7
 	$(VENV)/bin/geonoise tile sample_data/source/scene.tif \
 		--labels sample_data/source/labels_clean.tif -o $(DEMO_OUT)/tiles_source --size 256 --overlap 32
 	$(VENV)/bin/geonoise tile sample_data/target/scene.tif \
