@@ -8,6 +8,7 @@ VENV       ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PIP_ARGS   ?=
 DEMO_OUT   ?= demo_out
+DEMO_EPOCHS ?= 30
 
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.geonoise-installed
@@ -42,12 +43,18 @@ demo: $(STAMP)
 		--labels sample_data/source/labels_clean.tif -o $(DEMO_OUT)/tiles_source --size 256 --overlap 32
 	$(VENV)/bin/geonoise tile sample_data/target/scene.tif \
 		--labels sample_data/target/labels_noisy.gpkg -o $(DEMO_OUT)/tiles_target --size 256 --overlap 32
+	$(VENV)/bin/geonoise train-teacher $(DEMO_OUT)/tiles_source -o $(DEMO_OUT)/teacher.ckpt \
+		--config config.yaml --epochs $(DEMO_EPOCHS)
+	$(VENV)/bin/geonoise train-student $(DEMO_OUT)/tiles_target --teacher $(DEMO_OUT)/teacher.ckpt \
+		-o $(DEMO_OUT)/student.ckpt --config config.yaml --epochs $(DEMO_EPOCHS)
 	@echo
 	@echo "Demo outputs (open them in QGIS):"
 	@echo "  $(DEMO_OUT)/synth/                a generated scene with clean and noisy labels and the noise truth"
 	@echo "  $(DEMO_OUT)/tiles_source/tiles.gpkg  tiles of the clean source scene (raster labels)"
 	@echo "  $(DEMO_OUT)/tiles_target/tiles.gpkg  tiles of the noisy target scene (vector labels burned)"
-	@echo "Training, detection and vectorizing are not built yet (issues #3 and #4)."
+	@echo "  $(DEMO_OUT)/teacher.ckpt, teacher.curves.png  the teacher (clean source labels) and its learning curves"
+	@echo "  $(DEMO_OUT)/student.ckpt, student.curves.png  the student (noisy target labels, guided by the teacher)"
+	@echo "Detection and vectorizing are not built yet (issue #4)."
 
 sample-data: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash sample_data/regenerate.sh

@@ -10,7 +10,7 @@ import click
 from geonoise import __version__
 from geonoise.errors import GeonoiseError
 
-from . import pending, synth, tile
+from . import pending, synth, tile, train
 from .options import verbosity
 
 logger = logging.getLogger("geonoise")
@@ -49,6 +49,10 @@ def _configure_logging(level: int) -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False
+    # Lightning's device and model-summary notes only with -v.
+    logging.getLogger("lightning.pytorch").setLevel(
+        logging.INFO if level < logging.WARNING else logging.WARNING
+    )
 
 
 @click.group(cls=GeonoiseGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -80,5 +84,7 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
 
 cli.add_command(synth.synth)
 cli.add_command(tile.tile)
+cli.add_command(train.train_teacher)
+cli.add_command(train.train_student)
 for command in pending.COMMANDS:
     cli.add_command(command)

@@ -6,8 +6,6 @@ import click
 
 #: Command name → (one-line purpose, issue that builds it).
 PLANNED = {
-    "train-teacher": ("Train the NRN-RSSEG teacher on clean labels.", 3),
-    "train-student": ("Train the NRN-RSSEG student on noisy labels, guided by a teacher.", 3),
     "detect": ("Write a per-pixel noise map and a tile ranking for scenes.", 4),
     "vectorize": ("Turn a noise map into polygons for QGIS.", 4),
     "export": ("Export a checkpoint to ONNX.", 4),

@@ -1,0 +1,290 @@
+"""``geonoise train-teacher`` and ``geonoise train-student``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from .options import json_opt, output_opt, overwrite_opt, verbosity
+
+
+def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Read a YAML config into the command's defaults: flags still override it."""
+    if value is None:
+        return None
+    import yaml
+
+    from geonoise.fitting import TrainConfig
+
+    try:
+        with open(value, encoding="utf-8") as handle:
+            content = yaml.safe_load(handle) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise click.BadParameter(f"cannot read {value}: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(content, dict):
+        raise click.BadParameter(f"{value} must hold a mapping of training parameters")
+    unknown = sorted(set(content) - TrainConfig.keys())
+    if unknown:
+        raise click.BadParameter(f"unknown key {unknown[0]!r} in {value}")
+    ctx.default_map = {**(ctx.default_map or {}), **content}
+    return value
+
+
+def _names(ctx: click.Context, param: click.Parameter, value: Any) -> list[str] | None:
+    if value is None or isinstance(value, list):
+        return value
+    return [name.strip() for name in str(value).split(",") if name.strip()]
+
+
+def training_options(command: Callable) -> Callable:
+    """The options both training commands share; defaults are TrainConfig's."""
+    from geonoise.fitting import TrainConfig  # light: dataclasses only
+
+    d = TrainConfig()
+    options = [
+        click.option(
+            "--config",
+            type=click.Path(exists=True, dir_okay=False),
+            is_eager=True,
+            expose_value=False,
+            callback=_load_config,
+            help="YAML file of training parameters (see config.yaml); flags override.",
+        ),
+        click.option(
+            "--labels-dir",
+            type=click.Path(exists=True, file_okay=False),
+            help="Treat TILES as a folder of image tiles and take labels from this "
+            "folder, matched by file name (PNG or GeoTIFF).",
+        ),
+        click.option(
+            "--binary-255",
+            is_flag=True,
+            default=d.binary_255,
+            help="With --labels-dir: read 255 in the masks as class 1 (0/255 building "
+            "masks), not as ignore.",
+        ),
+        click.option(
+            "--preset",
+            type=click.Choice(["tiny", "small", "seed"]),
+            default=d.preset,
+            show_default=True,
+            help="Model size: tiny for CPUs, seed = the paper's.",
+        ),
+        click.option("--base-width", type=click.IntRange(2), help="Override the preset's width."),
+        click.option("--depth", type=click.IntRange(1, 6), help="Override the preset's depth."),
+        click.option(
+            "--class-names",
+            callback=_names,
+            help="Comma-separated class names (default: background,building for 2).",
+        ),
+        click.option("--epochs", type=click.IntRange(1), default=d.epochs, show_default=True),
+        click.option(
+            "--batch-size", type=click.IntRange(1), default=d.batch_size, show_default=True
+        ),
+        click.option(
+            "--lr",
+            type=click.FloatRange(0, min_open=True),
+            default=d.lr,
+            show_default=True,
+            help="AdamW learning rate (cosine schedule).",
+        ),
+        click.option(
+            "--weight-decay", type=click.FloatRange(0), default=d.weight_decay, show_default=True
+        ),
+        click.option(
+            "--sce-alpha",
+            type=click.FloatRange(0),
+            default=d.sce_alpha,
+            show_default=True,
+            help="Weight of CE in symmetric cross entropy.",
+        ),
+        click.option(
+            "--sce-beta",
+            type=click.FloatRange(0),
+            default=d.sce_beta,
+            show_default=True,
+            help="Weight of reverse CE in symmetric cross entropy.",
+        ),
+        click.option(
+            "--augment/--no-augment",
+            default=d.augment,
+            show_default=True,
+            help="D4, mild affine and photometric augmentation (kornia).",
+        ),
+        click.option(
+            "--val-fraction",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            default=d.val_fraction,
+            show_default=True,
+            help="Share of tiles in spatially blocked validation.",
+        ),
+        click.option(
+            "--block-size",
+            type=click.FloatRange(0, min_open=True),
+            help="Edge of the validation blocks in map units (default: 4 tiles).",
+        ),
+        click.option(
+            "--patience",
+            type=click.IntRange(1),
+            default=d.patience,
+            show_default=True,
+            help="Early stopping: epochs without a better val loss.",
+        ),
+        click.option(
+            "--cache/--no-cache",
+            default=d.cache,
+            show_default=True,
+            help="Hold the tiles in memory (fast; for data sets that fit).",
+        ),
+        click.option(
+            "--num-workers",
+            type=click.IntRange(0),
+            default=d.num_workers,
+            show_default=True,
+            help="DataLoader worker processes.",
+        ),
+        click.option(
+            "--seed",
+            type=int,
+            default=d.seed,
+            show_default=True,
+            help="Random seed; same seed, same run.",
+        ),
+        click.option(
+            "--precision",
+            default=d.precision,
+            show_default=True,
+            type=click.Choice(["32-true", "16-mixed", "bf16-mixed", "64-true"]),
+            help="Lightning precision (16-mixed on GPUs).",
+        ),
+        click.option(
+            "--accelerator",
+            default=d.accelerator,
+            show_default=True,
+            type=click.Choice(["auto", "cpu", "gpu", "cuda", "mps"]),
+        ),
+        click.option(
+            "--devices",
+            default=d.devices,
+            show_default=True,
+            help="Number of devices, a list like 0,1, or auto.",
+        ),
+        click.option(
+            "--strategy",
+            default=d.strategy,
+            show_default=True,
+            help="Lightning strategy: auto, ddp, ddp_spawn, …",
+        ),
+        click.option(
+            "--logger",
+            "loggers",
+            multiple=True,
+            default=d.loggers,
+            show_default=True,
+            type=click.Choice(["csv", "tensorboard", "wandb"]),
+            help="Metrics loggers (repeatable); CSV is always written.",
+        ),
+        click.option("--resume", is_flag=True, help="Continue the run in OUTPUT's _run folder."),
+        output_opt,
+        overwrite_opt,
+        json_opt,
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _run(
+    ctx: click.Context,
+    role: str,
+    tiles: str,
+    output: str,
+    teacher: str | None,
+    params: dict[str, Any],
+) -> None:
+    from geonoise.fitting import TrainConfig, fit
+
+    labels_dir = params.pop("labels_dir")
+    resume, overwrite, as_json = (params.pop(k) for k in ("resume", "overwrite", "as_json"))
+    params["loggers"] = list(params["loggers"])
+    config = TrainConfig.from_mapping(params, "options")
+    quiet = verbosity(ctx) < 0
+    result = fit(
+        role,
+        tiles,
+        output,
+        config,
+        labels_dir=labels_dir,
+        teacher=teacher,
+        resume=resume,
+        overwrite=overwrite,
+        progress=not quiet,
+    )
+    if result is None:  # a non-zero DDP rank: rank 0 reports
+        return
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    if not quiet:
+        scores = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result.metrics.items()))
+        click.echo(
+            f"best epoch: {scores}\ncurves: {result.curves}\nrun: {result.run_dir}", err=True
+        )
+    click.echo(result.model_file)
+
+
+@click.command("train-teacher", short_help="Train the NRN-RSSEG teacher on clean labels.")
+@click.argument("tiles", type=click.Path(exists=True, file_okay=False))
+@training_options
+@click.pass_context
+def train_teacher(ctx: click.Context, tiles: str, output: str, **params: Any) -> None:
+    """Train the teacher on the clean tiles in TILES (a `geonoise tile` directory).
+
+    Writes OUTPUT (the model file: weights, bands, classes, normalisation, tile
+    size), OUTPUT's learning curves as <name>.curves.png, and a <name>_run/
+    folder with Lightning checkpoints (best and last, for --resume) and
+    metrics.csv.
+
+    \b
+    Examples:
+      geonoise train-teacher tiles_source/ -o teacher.ckpt
+      geonoise train-teacher tiles/ -o teacher.ckpt --config config.yaml --epochs 80
+      geonoise train-teacher patches/ --labels-dir masks/ -o teacher.ckpt
+      geonoise train-teacher tiles/ -o t.ckpt --accelerator cpu --devices 2 --strategy ddp
+    """
+    _run(ctx, "teacher", tiles, output, None, params)
+
+
+@click.command("train-student", short_help="Train the student on noisy labels with a teacher.")
+@click.argument("tiles", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--teacher",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The teacher's model file (from train-teacher).",
+)
+@click.option(
+    "--distill-weight",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="λ in λ·distillation + (1−λ)·SCE.",
+)
+@training_options
+@click.pass_context
+def train_student(ctx: click.Context, tiles: str, output: str, teacher: str, **params: Any) -> None:
+    """Train the student on the noisy tiles in TILES, guided by --teacher.
+
+    The student's hint (bridge features) is pulled towards the frozen
+    teacher's by an MSE loss, so it learns what buildings look like rather than
+    memorising the noise. Outputs as for train-teacher.
+
+    \b
+    Examples:
+      geonoise train-student tiles_target/ --teacher teacher.ckpt -o student.ckpt
+      geonoise train-student tiles/ --teacher t.ckpt -o s.ckpt --distill-weight 0.7
+    """
+    _run(ctx, "student", tiles, output, teacher, params)

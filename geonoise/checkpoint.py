@@ -1,0 +1,117 @@
+"""Self-describing model files, loaded without running code from them.
+
+A geonoise model file is a plain dictionary saved with :func:`torch.save`:
+``format``, ``meta`` (everything ``detect`` needs besides the weights: model
+hyper-parameters, bands, classes, normalisation, tile size, role, geonoise
+version) and ``state_dict``. It is read back with ``torch.load(weights_only=True)``,
+which refuses anything but tensors and plain containers, so loading a file from
+someone else cannot execute code. Lightning checkpoints written by geonoise's
+training tasks carry the same ``meta`` under the ``geonoise`` key and load the
+same way.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+from geonoise import __version__
+from geonoise.errors import InvalidInputError, ReadError
+
+if TYPE_CHECKING:
+    import torch
+
+    from geonoise.models import NRNRSSEG
+
+FORMAT = "geonoise-model/1"
+
+
+@dataclass
+class ModelMeta:
+    """What a trained model needs to be used on new data."""
+
+    model: dict[str, Any]
+    class_names: list[str]
+    band_mean: list[float]
+    band_std: list[float]
+    tile_size: int
+    role: str = "teacher"
+    geonoise_version: str = __version__
+    training: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bands(self) -> int:
+        return int(self.model["in_channels"])
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.model["num_classes"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelMeta:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def save_model(path: str | os.PathLike, model: torch.nn.Module, meta: ModelMeta) -> None:
+    """Write ``model``'s weights and ``meta`` to ``path`` (no optimizer state)."""
+    import torch
+
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"format": FORMAT, "meta": meta.to_dict(), "state_dict": state}, path)
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[ModelMeta, dict[str, Any]]:
+    """The meta and the network weights of a model file or a geonoise Lightning checkpoint."""
+    import pickle
+
+    import torch
+
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+        raise ReadError(
+            f"cannot load {path} as a geonoise model (only weights and plain "
+            f"values are accepted): {str(exc).splitlines()[0]}"
+        ) from exc
+    if not isinstance(content, dict):
+        raise ReadError(f"{path} is not a geonoise model file")
+    if content.get("format") == FORMAT:
+        return ModelMeta.from_dict(content["meta"]), content["state_dict"]
+    if "geonoise" in content and "state_dict" in content:
+        prefix = "model."
+        weights = {
+            k[len(prefix) :]: v for k, v in content["state_dict"].items() if k.startswith(prefix)
+        }
+        return ModelMeta.from_dict(content["geonoise"]), weights
+    raise ReadError(f"{path} is not a geonoise model file or checkpoint (no geonoise metadata)")
+
+
+def load_model(path: str | os.PathLike) -> tuple[NRNRSSEG, ModelMeta]:
+    """Build the network described in ``path``, load its weights, return it in eval mode."""
+    from geonoise.models import NRNRSSEG, ModelConfig
+
+    meta, weights = read_checkpoint(path)
+    try:
+        model = NRNRSSEG(ModelConfig.from_dict(meta.model))
+        model.load_state_dict(weights)
+    except (ValueError, RuntimeError, KeyError) as exc:
+        raise ReadError(
+            f"{path} does not match its own model description: {str(exc).splitlines()[0]}"
+        ) from exc
+    return model.eval(), meta
+
+
+def check_compatible(meta: ModelMeta, bands: int, num_classes: int, what: str, option: str) -> None:
+    """Refuse a model whose bands or classes do not fit data with ``bands`` and ``num_classes``."""
+    problems = []
+    if meta.bands != bands:
+        problems.append(f"it takes {meta.bands} bands, the data has {bands}")
+    if meta.num_classes != num_classes:
+        problems.append(f"it knows {meta.num_classes} classes, the data needs {num_classes}")
+    if problems:
+        raise InvalidInputError(f"{what} does not fit: " + "; ".join(problems), option=option)

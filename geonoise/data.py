@@ -1,0 +1,566 @@
+"""Training samples from tile directories and folders of image/label pairs.
+
+A sample is a dict: ``image`` a float32 tensor ``(C, H, W)`` of raw pixel values
+(normalisation with :class:`BandStats` happens on the training device, not here),
+``mask`` an int64 tensor ``(H, W)`` of class ids with 255 = ignore, and ``tile_id``.
+
+Datasets hold only paths and plain arrays, so they pickle into DataLoader
+workers; each item opens its files and closes them again. With ``cache=True``
+decoded tiles are kept in memory in their file's dtype (filled lazily, or all at
+once by :meth:`PairDataset.preload`; preload before creating a DataLoader with
+workers so that forked workers share the filled cache instead of each filling
+its own).
+
+Validation splits of tiles are spatially blocked (:func:`blocked_split`): tiles
+next to each other are alike, and overlapping tiles share pixels, so a random
+split of neighbours would let validation leak into training.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from geonoise import io
+from geonoise.errors import InvalidInputError, ReadError
+from geonoise.labels import IGNORE
+from geonoise.tiling import INDEX_LAYER, INDEX_NAME
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+#: Raster file suffixes :class:`FolderDataset` pairs up.
+RASTER_SUFFIXES = (".png", ".tif", ".tiff", ".jp2", ".jpg", ".jpeg")
+
+#: Floor of a band's standard deviation, so normalising a constant band stays finite.
+STD_FLOOR = 1e-6
+
+#: Default spatial block edge of :func:`blocked_split`, in tile footprint widths.
+BLOCK_TILES = 4
+
+#: Block orders :func:`blocked_split` tries before it gives up.
+SPLIT_ATTEMPTS = 16
+
+Sample = dict[str, Any]
+D = TypeVar("D", bound="PairDataset")
+
+
+class PairDataset(Dataset):
+    """Samples from ``(tile id, image file, label file)`` triples, optionally cached.
+
+    Args:
+        pairs: One ``(tile_id, image_path, label_path)`` per sample.
+        cache: Keep decoded tiles in memory after their first read.
+        label_map: Label values to replace, e.g. ``{255: 1}``; others are kept.
+    """
+
+    def __init__(
+        self,
+        pairs: Sequence[tuple[str, str, str]],
+        cache: bool = False,
+        label_map: Mapping[int, int] | None = None,
+    ) -> None:
+        self.pairs = list(pairs)
+        self.cache = cache
+        self._lut = _label_lut(label_map) if label_map else None
+        self._cached: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        image, _ = self._arrays(0)
+        self.band_count: int = image.shape[0]
+        self.tile_shape: tuple[int, int] = (image.shape[1], image.shape[2])
+
+    @property
+    def tile_size(self) -> int:
+        """Edge of the tiles in pixels (the longer one where tiles are not square)."""
+        return max(self.tile_shape)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> Sample:
+        index = range(len(self.pairs))[index]  # negative indices; IndexError past the end
+        image, label = self._arrays(index)
+        return {
+            "image": torch.from_numpy(image.astype(np.float32)),
+            "mask": torch.from_numpy(label.astype(np.int64)),
+            "tile_id": self.pairs[index][0],
+        }
+
+    @property
+    def tile_ids(self) -> list[str]:
+        """The samples' ids (tile ids, or file stems for folders), in sample order."""
+        return [pair[0] for pair in self.pairs]
+
+    def subset(self: D, tile_ids: Sequence[str]) -> D:
+        """The same data set restricted to ``tile_ids``, in that order; cached tiles are shared.
+
+        Raises:
+            InvalidInputError: an id that is not in this data set.
+        """
+        picks = _positions(self.tile_ids, tile_ids, "this data set")
+        new = copy.copy(self)
+        new.pairs = [self.pairs[i] for i in picks]
+        new._cached = {j: self._cached[i] for j, i in enumerate(picks) if i in self._cached}
+        return new
+
+    def preload(self) -> None:
+        """Read every tile into the cache now (only with ``cache=True``)."""
+        if not self.cache:
+            raise InvalidInputError("preload() needs a dataset made with cache=True")
+        for index in range(len(self)):
+            self._arrays(index)
+
+    def _arrays(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        cached = self._cached.get(index)
+        if cached is not None:
+            return cached
+        _, image_path, label_path = self.pairs[index]
+        image = _read_raster(image_path)
+        label = _read_label(label_path)
+        if image.shape[1:] != label.shape:
+            raise InvalidInputError(
+                f"{image_path} is {image.shape[2]}×{image.shape[1]} pixels but its labels "
+                f"{label_path} are {label.shape[1]}×{label.shape[0]}; images and labels "
+                "must have the same size"
+            )
+        if self._lut is not None:
+            label = self._lut[label]
+        if self.cache:
+            self._cached[index] = (image, label)
+        return image, label
+
+
+class TileDataset(PairDataset):
+    """The tiles of a tile directory written by ``geonoise tile``.
+
+    Args:
+        root: The tile directory (``images/``, ``labels/``, ``tiles.gpkg``).
+        tile_ids: The tiles to use, in this order; all tiles of the index if None.
+        cache: Keep decoded tiles in memory (for data sets that fit in it).
+
+    Attributes:
+        index: The rows of the ``tiles`` layer in use, in sample order.
+        class_ids: Class ids of the labels (from the index's ``frac_<k>`` columns).
+        band_count: Bands of the images.
+        tile_size: Tile edge in pixels.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        tile_ids: Sequence[str] | None = None,
+        cache: bool = False,
+    ) -> None:
+        self.root = Path(root)
+        index = read_tile_index(self.root)
+        if tile_ids is not None:
+            index = _select_tiles(index, tile_ids, self.root)
+        if index.empty:
+            raise InvalidInputError(f"no tiles selected from {self.root / INDEX_NAME}")
+        if index["label"].isna().any():
+            raise InvalidInputError(
+                f"tiles in {self.root} have no labels; tile the scenes again with --labels"
+            )
+        if index["width"].nunique() > 1 or index["height"].nunique() > 1:
+            raise InvalidInputError(
+                f"tiles in {self.root} differ in size; train on tiles of one --size"
+            )
+        self.index = index.reset_index(drop=True)
+        self.class_ids: list[int] = sorted(
+            int(c.removeprefix("frac_")) for c in index.columns if c.startswith("frac_")
+        )
+        pairs = [
+            (t, str(self.root / image), str(self.root / label))
+            for t, image, label in zip(
+                index["tile_id"], index["image"], index["label"], strict=True
+            )
+        ]
+        super().__init__(pairs, cache=cache)
+
+    def subset(self, tile_ids: Sequence[str]) -> TileDataset:
+        """The same tiles restricted to ``tile_ids`` (``index`` too); class ids are kept."""
+        new = super().subset(tile_ids)
+        picks = _positions(self.tile_ids, tile_ids, "this data set")
+        new.index = self.index.iloc[picks].reset_index(drop=True)
+        return new
+
+
+class FolderDataset(PairDataset):
+    """Image tiles and label tiles in two folders, paired by file stem.
+
+    Works with PNG (e.g. the data-centric land-cover challenge's
+    ``training_patches/`` and ``training_noisy_labels/``), GeoTIFF and other
+    rasters GDAL reads; georeference is not needed. Labels are single-band,
+    class ids 0..K−1 with 255 = ignore.
+
+    Binary building masks stored as 0/255 would read as background and *ignore*.
+    Pass ``binary_255=True`` to read 255 as class 1 (building) instead, or a
+    ``label_map`` for any other recoding (``{255: 1}`` is the same thing;
+    ``{0: 255}`` would make 0 the ignore value).
+
+    Args:
+        images: Folder of image tiles.
+        labels: Folder of label tiles with the same stems (any raster suffix).
+        label_map: Label values to replace; values not in it are kept.
+        binary_255: Read 255 as class 1 (shorthand for ``label_map={255: 1}``).
+        cache: Keep decoded tiles in memory.
+    """
+
+    def __init__(
+        self,
+        images: str | os.PathLike,
+        labels: str | os.PathLike,
+        *,
+        label_map: Mapping[int, int] | None = None,
+        binary_255: bool = False,
+        cache: bool = False,
+    ) -> None:
+        if binary_255 and label_map:
+            raise InvalidInputError("give either binary_255 or label_map, not both")
+        self.images_dir, self.labels_dir = Path(images), Path(labels)
+        image_files = _rasters_by_stem(self.images_dir)
+        label_files = _rasters_by_stem(self.labels_dir)
+        _check_matching_stems(image_files, label_files, self.images_dir, self.labels_dir)
+        self.names: list[str] = sorted(image_files)
+        pairs = [(n, str(image_files[n]), str(label_files[n])) for n in self.names]
+        super().__init__(pairs, cache=cache, label_map={IGNORE: 1} if binary_255 else label_map)
+        self._class_ids: list[int] | None = None
+
+    @property
+    def class_ids(self) -> list[int]:
+        """Class ids found in the labels (255 excluded); all labels are scanned on first use."""
+        if self._class_ids is None:
+            present = np.zeros(256, dtype=bool)
+            for index, (_, _, label_path) in enumerate(self.pairs):
+                cached = self._cached.get(index)
+                label = cached[1] if cached is not None else _read_label(label_path)
+                if cached is None and self._lut is not None:
+                    label = self._lut[label]
+                present |= np.bincount(label.ravel(), minlength=256) > 0
+            present[IGNORE] = False
+            self._class_ids = np.flatnonzero(present).tolist()
+        return self._class_ids
+
+    def subset(self, tile_ids: Sequence[str]) -> FolderDataset:
+        """The same pairs restricted to ``tile_ids`` (file stems), with the class ids of all."""
+        _ = self.class_ids  # scan the whole folder, so that every subset has the same classes
+        return super().subset(tile_ids)
+
+
+def read_tile_index(root: str | os.PathLike) -> gpd.GeoDataFrame:
+    """The ``tiles`` layer of a tile directory; a missing index raises :class:`ReadError`."""
+    path = Path(root) / INDEX_NAME
+    if not path.is_file():
+        raise ReadError(f"{root} has no {INDEX_NAME}; make a tile directory with `geonoise tile`")
+    return io.read_vector(path, layer=INDEX_LAYER)
+
+
+def _select_tiles(index: gpd.GeoDataFrame, tile_ids: Sequence[str], root: Path) -> gpd.GeoDataFrame:
+    return index.iloc[_positions(list(index["tile_id"]), tile_ids, str(root / INDEX_NAME))]
+
+
+def _positions(known: Sequence[str], wanted: Sequence[str], where: str) -> list[int]:
+    """Positions of the ``wanted`` ids among ``known``; unknown ids raise InvalidInputError."""
+    positions = {t: i for i, t in enumerate(known)}
+    missing = [str(t) for t in wanted if t not in positions]
+    if missing:
+        raise InvalidInputError(
+            f"{len(missing)} tile ids are not in {where}, e.g. {_few(missing)}; "
+            "take ids from its tile_id column"
+        )
+    return [positions[t] for t in wanted]
+
+
+def _read_raster(path: str) -> np.ndarray:
+    """All bands of a raster file as ``(bands, rows, cols)``; plain PNGs read quietly."""
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with io.open_raster(path) as dataset:
+            try:
+                return dataset.read()
+            except RasterioError as exc:
+                raise ReadError(f"cannot read {path}: {exc}; is the file complete?") from exc
+
+
+def _read_label(path: str) -> np.ndarray:
+    """Band 1 of a label raster as uint8 class ids."""
+    label = _read_raster(path)
+    if label.shape[0] != 1:
+        raise InvalidInputError(
+            f"{path} has {label.shape[0]} bands; labels must be one band of class ids"
+        )
+    label = label[0]
+    if label.dtype != np.uint8:
+        if label.size and (label.min() < 0 or label.max() > IGNORE):
+            raise InvalidInputError(
+                f"{path} holds values outside 0..255; labels are class ids with 255 = ignore"
+            )
+        label = label.astype(np.uint8)
+    return label
+
+
+def _label_lut(label_map: Mapping[int, int]) -> np.ndarray:
+    lut = np.arange(256, dtype=np.uint8)
+    for source, target in label_map.items():
+        if not (0 <= int(source) <= IGNORE and 0 <= int(target) <= IGNORE):
+            raise InvalidInputError(f"label_map {source}→{target} is outside 0..255")
+        lut[int(source)] = int(target)
+    return lut
+
+
+def _rasters_by_stem(folder: Path) -> dict[str, Path]:
+    if not folder.is_dir():
+        raise ReadError(f"{folder} is not a folder")
+    files: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in RASTER_SUFFIXES or not path.is_file():
+            continue
+        if path.stem in files:
+            raise InvalidInputError(
+                f"{files[path.stem].name} and {path.name} in {folder} share a name; keep one"
+            )
+        files[path.stem] = path
+    if not files:
+        raise InvalidInputError(
+            f"{folder} holds no raster files ({', '.join(RASTER_SUFFIXES)}); check the path"
+        )
+    return files
+
+
+def _check_matching_stems(
+    images: Mapping[str, Path], labels: Mapping[str, Path], images_dir: Path, labels_dir: Path
+) -> None:
+    no_label = sorted(set(images) - set(labels))
+    no_image = sorted(set(labels) - set(images))
+    problems = []
+    if no_label:
+        problems.append(
+            f"{len(no_label)} images without labels in {labels_dir} (e.g. {_few(no_label)})"
+        )
+    if no_image:
+        problems.append(
+            f"{len(no_image)} labels without images in {images_dir} (e.g. {_few(no_image)})"
+        )
+    if problems:
+        raise InvalidInputError(
+            "; ".join(problems) + "; images and labels are paired by file name without suffix"
+        )
+
+
+def _few(names: Sequence[str], count: int = 5) -> str:
+    return ", ".join(names[:count]) + (", …" if len(names) > count else "")
+
+
+@dataclass
+class BandStats:
+    """Per-band mean and standard deviation of raw pixel values, for normalisation."""
+
+    mean: list[float]
+    std: list[float]
+
+    def __post_init__(self) -> None:
+        if len(self.mean) != len(self.std) or not self.mean:
+            raise InvalidInputError(
+                f"band statistics need one mean and one std per band, got "
+                f"{len(self.mean)} means and {len(self.std)} stds"
+            )
+
+    def to_dict(self) -> dict[str, list[float]]:
+        """Plain lists, for checkpoints and JSON."""
+        return {"mean": [float(m) for m in self.mean], "std": [float(s) for s in self.std]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Sequence[float]]) -> BandStats:
+        """The inverse of :meth:`to_dict`."""
+        try:
+            return cls([float(m) for m in data["mean"]], [float(s) for s in data["std"]])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"band statistics need 'mean' and 'std' lists: {exc}") from exc
+
+
+def compute_band_stats(dataset: Dataset, max_samples: int | None = None) -> BandStats:
+    """Mean and standard deviation of each band over the valid pixels (mask ≠ 255).
+
+    Streams over the samples, merging per-tile float64 moments (Chan et al.'s
+    parallel update), so it holds one tile at a time and stays accurate where
+    the mean is large against the spread (e.g. 16-bit reflectances).
+
+    Args:
+        dataset: Samples with ``image`` (C, H, W) and ``mask`` (H, W).
+        max_samples: Use at most this many samples, evenly spread over the data set.
+
+    Raises:
+        InvalidInputError: no sample has a valid pixel.
+    """
+    total = len(dataset)
+    picks = range(total)
+    if max_samples is not None and max_samples < total:
+        picks = np.unique(np.linspace(0, total - 1, max(max_samples, 1)).round().astype(int))
+    count, mean, m2 = 0, None, None
+    for i in picks:
+        sample = dataset[int(i)]
+        valid = (sample["mask"] != IGNORE).numpy()
+        pixels = sample["image"].numpy()[:, valid].astype(np.float64)
+        n = pixels.shape[1]
+        if n == 0:
+            continue
+        tile_mean = pixels.mean(axis=1)
+        tile_m2 = ((pixels - tile_mean[:, None]) ** 2).sum(axis=1)
+        if mean is None:
+            count, mean, m2 = n, tile_mean, tile_m2
+            continue
+        delta = tile_mean - mean
+        merged = count + n
+        mean = mean + delta * (n / merged)
+        m2 = m2 + tile_m2 + delta**2 * (count * n / merged)
+        count = merged
+    if mean is None:
+        raise InvalidInputError("no valid pixel (label ≠ 255) in the tiles; check the labels")
+    std = np.maximum(np.sqrt(m2 / count), STD_FLOOR)
+    return BandStats(mean.tolist(), std.tolist())
+
+
+def blocked_split(
+    index: gpd.GeoDataFrame,
+    val_fraction: float = 0.2,
+    block_size: float | None = None,
+    seed: int = 0,
+) -> tuple[list[str], list[str]]:
+    """Split tiles into training and validation by square spatial blocks.
+
+    Tiles are grouped by the block of a square grid (in map units of the
+    index's CRS) that holds their footprint's centre. The grid is shared by all
+    scenes, so scenes that cover the same ground put it in the same block.
+    Whole blocks, in an order drawn from ``seed``, go to validation while that
+    brings the validation share closer to ``val_fraction``. Training tiles whose
+    footprint overlaps a validation footprint (in area, not merely touching)
+    are then dropped, so no pixel is both trained and validated on; should that
+    leave no training tile, further block orders are drawn from the same seed.
+
+    Args:
+        index: Tile footprints with a ``tile_id`` column (a ``tiles`` layer).
+        val_fraction: Share of tiles wanted for validation, in (0, 1).
+        block_size: Block edge in map units; default 4 tile footprint widths.
+        seed: Seed of the block order.
+
+    Returns:
+        Training and validation tile ids, both in index order.
+
+    Raises:
+        InvalidInputError: fewer than 2 tiles, or no split keeps tiles on both sides.
+    """
+    _check_fraction(val_fraction)
+    if len(index) < 2:
+        raise InvalidInputError(
+            f"{len(index)} tile cannot be split into training and validation; "
+            "make more tiles (a smaller --size) or validate on another tile directory"
+        )
+    footprints = index.geometry.to_numpy()
+    blocks = _spatial_blocks(index.geometry.bounds.to_numpy(), block_size)
+    ids = index["tile_id"].astype(str).to_numpy()
+    rng = np.random.default_rng(seed)
+    for _ in range(SPLIT_ATTEMPTS):
+        val = _pick_validation_blocks(blocks, val_fraction, rng)
+        train = ~val & ~_overlapping(footprints, val)
+        if train.any():
+            return ids[train].tolist(), ids[val].tolist()
+    raise InvalidInputError(
+        f"every training tile overlaps a validation tile in all {SPLIT_ATTEMPTS} block draws; "
+        "tile with less --overlap or use a smaller block size"
+    )
+
+
+def folder_split(
+    names: Sequence[str], val_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[str], list[str]]:
+    """A random train/validation split of file names (for :class:`FolderDataset`).
+
+    Plain folders carry no footprints, so this split cannot be spatial: where
+    neighbouring patches are alike, validation scores are optimistic. Use
+    :func:`blocked_split` on a tile directory when that matters.
+
+    Returns:
+        Training and validation names, both sorted; each side holds at least one.
+    """
+    _check_fraction(val_fraction)
+    unique = sorted(set(names))
+    if len(unique) < 2:
+        raise InvalidInputError(f"{len(unique)} file cannot be split into training and validation")
+    n_val = min(max(round(val_fraction * len(unique)), 1), len(unique) - 1)
+    order = np.random.default_rng(seed).permutation(len(unique))
+    val = {unique[i] for i in order[:n_val]}
+    return [n for n in unique if n not in val], [n for n in unique if n in val]
+
+
+def _check_fraction(val_fraction: float) -> None:
+    if not 0 < val_fraction < 1:
+        raise InvalidInputError(f"{val_fraction} is outside (0, 1)", "--val-fraction")
+
+
+def _spatial_blocks(bounds: np.ndarray, block_size: float | None) -> np.ndarray:
+    """Block number of each footprint ``(minx, miny, maxx, maxy)`` on a square grid.
+
+    The default block (4 tile widths) is halved while all tiles fall in one
+    block, so that small data sets still split.
+    """
+    width = float(np.median(bounds[:, 2] - bounds[:, 0]))
+    if block_size is not None and not block_size > 0:
+        raise InvalidInputError(f"{block_size} is not a positive length", "--block-size")
+    size = block_size if block_size is not None else BLOCK_TILES * width
+    centres = (bounds[:, :2] + bounds[:, 2:]) / 2
+    origin = centres.min(axis=0)
+    while True:
+        cells = np.floor((centres - origin) / size).astype(np.int64)
+        _, blocks = np.unique(cells, axis=0, return_inverse=True)
+        if blocks.max() > 0:
+            return blocks.reshape(-1)
+        if block_size is not None or not size > width / 4:
+            raise InvalidInputError(
+                f"all {len(bounds)} tiles fall in one spatial block of {size:g} map units; "
+                "pass a smaller block size",
+                "--block-size",
+            )
+        size /= 2
+
+
+def _pick_validation_blocks(
+    blocks: np.ndarray, val_fraction: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Boolean mask of the tiles in the blocks drawn for validation (never all blocks)."""
+    counts = np.bincount(blocks)
+    target = val_fraction * len(blocks)
+    chosen: list[int] = []
+    total = 0
+    for block in rng.permutation(len(counts)):
+        if total >= target or len(chosen) == len(counts) - 1:
+            break
+        if not chosen or abs(total + counts[block] - target) < abs(total - target):
+            chosen.append(int(block))
+            total += int(counts[block])
+    return np.isin(blocks, chosen)
+
+
+def _overlapping(footprints: np.ndarray, val: np.ndarray) -> np.ndarray:
+    """Mask of the footprints that share area with a validation footprint."""
+    import shapely
+
+    out = np.zeros(len(footprints), dtype=bool)
+    val_shapes = footprints[val]
+    tree = shapely.STRtree(val_shapes)
+    pairs = tree.query(footprints, predicate="intersects")
+    if pairs.size == 0:
+        return out
+    shared = shapely.area(shapely.intersection(footprints[pairs[0]], val_shapes[pairs[1]]))
+    tolerance = 1e-9 * float(np.median(shapely.area(footprints)))
+    out[pairs[0][shared > tolerance]] = True
+    return out

@@ -1,0 +1,395 @@
+"""One training run, from a tile directory to a model file.
+
+:func:`fit` opens the data (a ``tiles.gpkg`` directory, or a pair of image and
+label folders), splits it spatially, computes the normalisation from the
+training tiles, builds the Lightning trainer (checkpoints, early stopping,
+loggers) and, at the end, writes the best weights as a self-describing model
+file and a PNG of the learning curves beside it.
+
+Layout for ``-o teacher.ckpt``::
+
+    teacher.ckpt             the model file detect uses (weights + metadata)
+    teacher.curves.png       training and validation curves
+    teacher_run/             checkpoints/{best,last}.ckpt for --resume, metrics.csv, logs
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import warnings
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from geonoise.errors import InvalidInputError
+
+logger = logging.getLogger(__name__)
+
+Role = Literal["teacher", "student"]
+
+
+@dataclass
+class TrainConfig:
+    """Every training parameter; ``config.yaml`` holds the same keys, with comments."""
+
+    preset: str = "tiny"
+    base_width: int | None = None
+    depth: int | None = None
+    class_names: list[str] | None = None
+    epochs: int = 40
+    batch_size: int = 8
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    sce_alpha: float = 0.5
+    sce_beta: float = 0.5
+    distill_weight: float = 0.5
+    augment: bool = True
+    binary_255: bool = False
+    val_fraction: float = 0.2
+    block_size: float | None = None
+    patience: int = 15
+    cache: bool = True
+    num_workers: int = 0
+    seed: int = 0
+    precision: str = "32-true"
+    accelerator: str = "auto"
+    devices: str = "auto"
+    strategy: str = "auto"
+    loggers: list[str] = field(default_factory=lambda: ["csv"])
+
+    @classmethod
+    def keys(cls) -> set[str]:
+        return {f.name for f in fields(cls)}
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any], source: str = "config") -> TrainConfig:
+        unknown = sorted(set(values) - cls.keys())
+        if unknown:
+            raise InvalidInputError(
+                f"unknown key {unknown[0]!r} in {source} (known: {', '.join(sorted(cls.keys()))})",
+                option="--config",
+            )
+        return cls(**values)
+
+
+@dataclass
+class FitResult:
+    """Where a run wrote its outputs, and its final validation scores."""
+
+    model_file: str
+    curves: str | None
+    run_dir: str
+    best_checkpoint: str
+    epochs_run: int
+    metrics: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_dir_for(output: str | os.PathLike) -> Path:
+    """The run directory of a model file: ``teacher.ckpt`` → ``teacher_run/``."""
+    path = Path(output)
+    return path.with_name(f"{path.stem}_run")
+
+
+def default_class_names(num_classes: int) -> list[str]:
+    """``background, building`` for two classes, ``class_0 …`` otherwise."""
+    return (
+        ["background", "building"]
+        if num_classes == 2
+        else [f"class_{k}" for k in range(num_classes)]
+    )
+
+
+def open_training_data(
+    tiles: str, labels_dir: str | None = None, *, cache: bool = True, binary_255: bool = False
+):
+    """A tile directory (``tiles.gpkg``) or, with ``labels_dir``, a pair of folders.
+
+    ``binary_255`` reads 255 in folder masks as class 1 (0/255 building masks)
+    instead of ignore.
+    """
+    from geonoise.data import FolderDataset, TileDataset
+
+    if labels_dir is not None:
+        return FolderDataset(tiles, labels_dir, cache=cache, binary_255=binary_255)
+    if not (Path(tiles) / "tiles.gpkg").exists():
+        raise InvalidInputError(
+            f"{tiles} has no tiles.gpkg; make it with `geonoise tile`, or "
+            "pass a folder of images with --labels-dir",
+            option="TILES",
+        )
+    return TileDataset(tiles, cache=cache)
+
+
+def split_data(dataset: Any, config: TrainConfig) -> tuple[Any, Any]:
+    """Spatially blocked train/validation subsets (random by file for plain folders)."""
+    from geonoise.data import blocked_split, folder_split
+
+    if getattr(dataset, "index", None) is not None:
+        train_ids, val_ids = blocked_split(
+            dataset.index, config.val_fraction, config.block_size, config.seed
+        )
+    else:
+        logger.warning(
+            "plain image folders carry no location: validation tiles are drawn at "
+            "random and may overlap training tiles"
+        )
+        train_ids, val_ids = folder_split(dataset.tile_ids, config.val_fraction, config.seed)
+    return dataset.subset(train_ids), dataset.subset(val_ids)
+
+
+def build_meta(train_set: Any, config: TrainConfig, role: Role) -> dict[str, Any]:
+    """The model description: preset plus overrides, bands, classes, normalisation."""
+    from geonoise.checkpoint import ModelMeta
+    from geonoise.data import compute_band_stats
+    from geonoise.models import model_config
+
+    num_classes = max(2, max(train_set.class_ids, default=1) + 1)
+    names = config.class_names or default_class_names(num_classes)
+    if len(names) != num_classes:
+        raise InvalidInputError(
+            f"{len(names)} class names for {num_classes} classes in the labels",
+            option="--class-names",
+        )
+    overrides = {
+        k: v
+        for k, v in (("base_width", config.base_width), ("depth", config.depth))
+        if v is not None
+    }
+    model = model_config(
+        config.preset, in_channels=train_set.band_count, num_classes=num_classes, **overrides
+    )
+    stats = compute_band_stats(train_set)
+    return ModelMeta(
+        model=model.to_dict(),
+        class_names=list(names),
+        band_mean=stats.mean,
+        band_std=stats.std,
+        tile_size=train_set.tile_size,
+        role=role,
+        training=asdict(config),
+    ).to_dict()
+
+
+def build_trainer(config: TrainConfig, run_dir: Path, *, progress: bool):
+    """A Lightning trainer with best/last checkpoints, early stopping and the loggers asked."""
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    checkpoints = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="best",
+        monitor="val_loss",
+        mode="min",
+        save_last=True,
+    )
+    stopping = EarlyStopping(monitor="val_loss", mode="min", patience=config.patience)
+    return L.Trainer(
+        default_root_dir=run_dir,
+        max_epochs=config.epochs,
+        accelerator=config.accelerator,
+        devices=_devices(config.devices),
+        strategy=config.strategy,
+        precision=config.precision,
+        callbacks=[checkpoints, stopping],
+        logger=build_loggers(config.loggers, run_dir),
+        enable_progress_bar=progress,
+        enable_model_summary=progress,
+        log_every_n_steps=1,
+        deterministic="warn",
+    )
+
+
+def build_loggers(names: list[str], run_dir: Path) -> list[Any]:
+    """CSV always (the curves are drawn from it); TensorBoard and W&B only when asked."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    loggers: list[Any] = [CSVLogger(run_dir, name="", version="")]
+    for name in names:
+        match name:
+            case "csv":
+                pass
+            case "tensorboard":
+                from lightning.pytorch.loggers import TensorBoardLogger
+
+                _require_module("tensorboard", "tensorboard")
+                loggers.append(TensorBoardLogger(run_dir, name="tensorboard", version=""))
+            case "wandb":
+                from lightning.pytorch.loggers import WandbLogger
+
+                _require_module("wandb", "wandb")
+                loggers.append(WandbLogger(save_dir=run_dir, project="geonoise"))
+            case _:
+                raise InvalidInputError(
+                    f"unknown logger {name!r} (csv, tensorboard, wandb)", option="--logger"
+                )
+    return loggers
+
+
+def _require_module(module: str, package: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise InvalidInputError(
+            f"the {module} logger needs `pip install {package}` (or "
+            "`pip install geonoise[loggers]`)",
+            option="--logger",
+        )
+
+
+def _devices(value: str) -> Any:
+    return int(value) if str(value).isdigit() else value
+
+
+def fit(
+    role: Role,
+    tiles: str,
+    output: str | os.PathLike,
+    config: TrainConfig,
+    *,
+    labels_dir: str | None = None,
+    teacher: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> FitResult | None:
+    """Train a teacher or a student and write its model file; None on non-zero DDP ranks.
+
+    Raises:
+        OutputExistsError: the model file or its run directory exists (without
+            ``overwrite`` or ``resume``).
+        InvalidInputError: bad data, config, or a teacher that does not fit.
+    """
+    import lightning as L
+    from torch.utils.data import DataLoader
+
+    from geonoise.checkpoint import read_checkpoint
+    from geonoise.training import StudentTask, TeacherTask
+
+    output = Path(output)
+    if role == "student":
+        if teacher is None:
+            raise InvalidInputError("a student needs a teacher model", option="--teacher")
+        read_checkpoint(teacher)  # fail before any work on a file that is no model
+    run_dir = _prepare_run_dir(output, resume, overwrite)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    dataset = open_training_data(
+        tiles, labels_dir, cache=config.cache, binary_255=config.binary_255
+    )
+    if config.cache and config.num_workers > 0:
+        dataset.preload()  # before the workers fork, so that they share one cache
+    train_set, val_set = split_data(dataset, config)
+    meta = _resumed_meta(last) if resume else build_meta(train_set, config, role)
+    common = {
+        "lr": config.lr,
+        "weight_decay": config.weight_decay,
+        "max_epochs": config.epochs,
+        "sce": {"alpha": config.sce_alpha, "beta": config.sce_beta},
+        "augment": config.augment,
+    }
+    if role == "student":
+        task = StudentTask(
+            meta, teacher=str(teacher), distill_weight=config.distill_weight, **common
+        )
+    else:
+        task = TeacherTask(meta, **common)
+    loader = {
+        "batch_size": config.batch_size,
+        "num_workers": config.num_workers,
+        "persistent_workers": config.num_workers > 0,
+    }
+    earlier = _earlier_metrics(run_dir) if resume else None
+    trainer = build_trainer(config, run_dir, progress=progress)
+    train_loader = DataLoader(
+        train_set, shuffle=True, drop_last=len(train_set) > config.batch_size, **loader
+    )
+    # Lightning draws its progress bars on stdout; stdout is for what scripts read.
+    with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*module\\(s\\) in eval mode.*")  # the teacher
+        warnings.filterwarnings("ignore", ".*exists and is not empty.*")  # a resumed run
+        trainer.fit(
+            task,
+            train_loader,
+            DataLoader(val_set, **loader),
+            ckpt_path=str(last) if resume else None,
+        )
+    if trainer.global_rank != 0:
+        return None
+    if earlier is not None:
+        _prepend_metrics(earlier, run_dir / "metrics.csv")
+    return _finish(trainer, output, run_dir, overwrite or resume)
+
+
+def _prepare_run_dir(output: Path, resume: bool, overwrite: bool) -> Path:
+    import shutil
+
+    from geonoise import io
+    from geonoise.errors import OutputExistsError
+
+    run_dir = run_dir_for(output)
+    if resume:
+        if not (run_dir / "checkpoints" / "last.ckpt").exists():
+            raise InvalidInputError(
+                f"nothing to resume: {run_dir}/checkpoints/last.ckpt is missing", option="--resume"
+            )
+        return run_dir
+    io.check_output(output, overwrite)
+    if run_dir.exists():
+        if not overwrite:
+            raise OutputExistsError(
+                f"{run_dir} exists; pass --resume to continue that run or "
+                "--overwrite to start again"
+            )
+        shutil.rmtree(run_dir)
+    return run_dir
+
+
+def _earlier_metrics(run_dir: Path) -> Any:
+    """The metrics of the run being resumed (Lightning's CSV logger starts its file afresh)."""
+    import pandas as pd
+
+    path = run_dir / "metrics.csv"
+    return pd.read_csv(path) if path.exists() else None
+
+
+def _prepend_metrics(earlier: Any, path: Path) -> None:
+    import pandas as pd
+
+    later = pd.read_csv(path)
+    kept = earlier[earlier["epoch"] < later["epoch"].min()]
+    pd.concat([kept, later], ignore_index=True).to_csv(path, index=False)
+
+
+def _resumed_meta(last: Path) -> dict[str, Any]:
+    from geonoise.checkpoint import read_checkpoint
+
+    return read_checkpoint(last)[0].to_dict()
+
+
+def _finish(trainer: Any, output: Path, run_dir: Path, replace: bool) -> FitResult:
+    """Best weights → model file; metrics.csv → curves PNG."""
+    from geonoise import io
+    from geonoise.checkpoint import load_model, save_model
+    from geonoise.plots import plot_curves, read_metrics
+
+    callback = trainer.checkpoint_callback
+    best = callback.best_model_path or callback.last_model_path
+    model, meta = load_model(best)
+    with io.atomic_output(output, overwrite=replace) as tmp:
+        save_model(tmp, model, meta)
+    history = read_metrics(run_dir / "metrics.csv")
+    curves = output.with_name(f"{output.stem}.curves.png")
+    with io.atomic_output(curves, overwrite=True) as tmp:
+        plot_curves(history, tmp, title=f"{meta.role} {output.name}")
+    scored = history.dropna(subset=["val_loss"]) if "val_loss" in history else history
+    best_row = scored.loc[scored["val_loss"].idxmin()] if len(scored) else {}
+    metrics = {k: float(v) for k, v in dict(best_row).items() if k.startswith("val_")}
+    return FitResult(
+        str(output), str(curves), str(run_dir), str(best), int(trainer.current_epoch), metrics
+    )
