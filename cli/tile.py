@@ -58,6 +58,12 @@ from .options import creation_options_opt, json_opt, output_opt, overwrite_opt, 
     is_flag=True,
     help="Resample (nearest) label rasters that are not on the scene's grid.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(1),
+    default=None,
+    help="Processes writing tiles (default: the CPUs available).",
+)
 @creation_options_opt
 @overwrite_opt
 @json_opt
@@ -73,6 +79,7 @@ def tile(
     class_field: str | None,
     all_touched: bool,
     resample_labels: bool,
+    jobs: int | None,
     creation_options: dict[str, str],
     overwrite: bool,
     as_json: bool,
@@ -133,3 +140,9 @@ def tile(
                 err=True,
             )
     click.echo(output)
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

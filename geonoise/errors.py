@@ -29,6 +29,9 @@ class InvalidInputError(GeonoiseError):
         super().__init__(message)
         self.option = option
 
+    def __reduce__(self):  # keep the option when crossing a process boundary
+        return (type(self), (self.args[0], self.option))
+
     def __str__(self) -> str:
         message = super().__str__()
         return f"Invalid value for {self.option}: {message}" if self.option else message

@@ -9,9 +9,11 @@ written window by window, so memory does not grow with the scene.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +36,14 @@ INDEX_NAME = "tiles.gpkg"
 INDEX_LAYER = "tiles"
 
 SKIP_BELOW_MIN_VALID = "below --min-valid"
+
+#: Windows cut in one go (one task of a worker process).
+CHUNK_WINDOWS = 16
+
+#: GDAL's block cache while tiling, in MiB. Windows are visited row by row, so a small
+#: cache holds the block rows in use; GDAL's default (5 % of RAM) would instead keep
+#: every block read so far and memory would grow with the scene.
+GDAL_CACHE_MB = 64
 
 
 @dataclass(frozen=True)
@@ -120,7 +130,7 @@ def plan_tiling(
             "per scene (in the same order) or one for all",
             "--labels",
         )
-    names = _unique_names(scenes)
+    names = unique_names(scenes)
     plans = []
     for index, scene_path in enumerate(scenes):
         label_path = labels[index if len(labels) > 1 else 0] if labels else None
@@ -139,11 +149,14 @@ def write_tiles(
     *,
     overwrite: bool = False,
     on_tile: Callable[[TileRecord], None] | None = None,
+    jobs: int = 1,
 ) -> TilingSummary:
     """Write the tiles and the index of ``plans`` into the directory ``output``.
 
     The directory is built under a temporary name and moved into place at the
     end, so a failure leaves no partial output (and an existing one untouched).
+    With ``jobs`` > 1, runs of windows are cut and written by that many
+    processes (tile writing is CPU-bound: compression and GDAL's file set-up).
 
     Raises:
         GeonoiseError: no window met ``min_valid`` (nothing is written).
@@ -153,11 +166,10 @@ def write_tiles(
         (tmp / "images").mkdir(parents=True)
         if any(plan.labels for plan in plans):
             (tmp / "labels").mkdir()
-        for plan in plans:
-            for record in _tile_scene(plan, tmp, options):
-                records.append(record)
-                if on_tile is not None:
-                    on_tile(record)
+        for record in _tile_records(plans, tmp, options, jobs):
+            records.append(record)
+            if on_tile is not None:
+                on_tile(record)
         written = [r for r in records if r.skipped is None]
         if not written:
             raise GeonoiseError(
@@ -168,16 +180,63 @@ def write_tiles(
     return TilingSummary(str(output), [_scene_summary(p, records) for p in plans])
 
 
-def _tile_scene(plan: ScenePlan, out_dir: Path, options: TileOptions):
-    """Yield a :class:`TileRecord` for each window of one scene, writing the kept tiles."""
-    with io.open_scene(plan.scene) as scene:
-        labels = _open_label_source(plan.labels, scene, options) if plan.labels else None
+def _tile_records(
+    plans: Sequence[ScenePlan], out_dir: Path, options: TileOptions, jobs: int
+) -> Iterator[TileRecord]:
+    """Records of every window, in plan order, from this process or a pool of ``jobs``."""
+    chunks = [
+        (plan, plan.windows[start : start + CHUNK_WINDOWS])
+        for plan in plans
+        for start in range(0, len(plan.windows), CHUNK_WINDOWS)
+    ]
+    if jobs <= 1 or len(chunks) == 1:
         try:
-            for window in plan.windows:
-                yield _tile_window(plan, window, scene, labels, out_dir, options)
+            for plan, windows in chunks:
+                yield from _tile_chunk(plan, windows, out_dir, options)
         finally:
-            if labels is not None:
-                labels.close()
+            _close_sources()
+        return
+    context = multiprocessing.get_context("fork") if os.name == "posix" else None
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = [pool.submit(_tile_chunk, plan, w, out_dir, options) for plan, w in chunks]
+        try:
+            for future in futures:
+                yield from future.result()
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
+
+
+def _tile_chunk(
+    plan: ScenePlan, windows: Sequence[Window], out_dir: Path, options: TileOptions
+) -> list[TileRecord]:
+    """Cut and write a run of windows of one scene (in whichever process runs it)."""
+    import rasterio
+
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
+        scene, labels = _sources(plan, options)
+        return [_tile_window(plan, window, scene, labels, out_dir, options) for window in windows]
+
+
+#: Open scenes and label sources of this process, by scene name (a pool worker keeps
+#: them for all the chunks it cuts instead of reopening, and re-reading vector labels).
+_OPEN: dict[str, tuple[Any, Any]] = {}
+
+
+def _sources(plan: ScenePlan, options: TileOptions) -> tuple[Any, Any]:
+    if plan.name not in _OPEN:
+        scene = io.open_scene(plan.scene)
+        labels = _open_label_source(plan.labels, scene, options) if plan.labels else None
+        _OPEN[plan.name] = (scene, labels)
+    return _OPEN[plan.name]
+
+
+def _close_sources() -> None:
+    for scene, labels in _OPEN.values():
+        if labels is not None:
+            labels.close()
+        scene.close()
+    _OPEN.clear()
 
 
 def _tile_window(
@@ -195,8 +254,8 @@ def _tile_window(
     valid_fraction = float(usable.mean())
     counts = {}
     if label is not None:
-        values, numbers = np.unique(label[usable], return_counts=True)
-        counts = {int(v): int(n) for v, n in zip(values, numbers, strict=True)}
+        numbers = np.bincount(label[usable], minlength=IGNORE)
+        counts = {int(v): int(numbers[v]) for v in np.flatnonzero(numbers)}
     record = TileRecord(tile_id, plan, window, valid_fraction, counts)
     if valid_fraction == 0 or valid_fraction < options.min_valid:
         record.skipped = SKIP_BELOW_MIN_VALID
@@ -277,7 +336,7 @@ def _group_by_scene(records: Sequence[TileRecord]) -> dict[str, list[TileRecord]
 
 
 def _scene_summary(plan: ScenePlan, records: Sequence[TileRecord]) -> dict[str, Any]:
-    mine = [r for r in records if r.scene is plan]
+    mine = [r for r in records if r.scene.name == plan.name]
     reasons = Counter(r.skipped for r in mine if r.skipped)
     return {
         "scene": plan.scene,
@@ -299,7 +358,7 @@ def _open_label_source(path: str, scene: Any, options: TileOptions):
     )
 
 
-def _unique_names(scenes: Sequence[str]) -> list[str]:
+def unique_names(scenes: Sequence[str]) -> list[str]:
     """File stems, numbered where two scenes share one (``a/x.tif``, ``b/x.tif``)."""
     stems = [Path(s).stem for s in scenes]
     seen: Counter[str] = Counter()

@@ -297,3 +297,37 @@ def test_transform_of_tiles_matches_from_origin(scene_factory, tmp_path):
     row = index[(index.col_off == 16) & (index.row_off == 16)].iloc[0]
     with rasterio.open(out / row.image) as t:
         assert t.transform == from_origin(ORIGIN[0] + 16 * RES, ORIGIN[1] - 16 * RES, RES, RES)
+
+
+def test_parallel_tiling_equals_serial(scene_factory, tmp_path):
+    scene = scene_factory(width=200, height=150)
+    labels = scene_factory(
+        "labels.tif",
+        width=200,
+        height=150,
+        count=1,
+        data=(np.arange(200 * 150).reshape(1, 150, 200) % 3).astype("uint8"),
+    )
+    opts = TileOptions(size=32, overlap=4)
+    plans = plan_tiling([str(scene)], [str(labels)], opts)
+    serial = write_tiles(plans, tmp_path / "serial", opts, jobs=1)
+    parallel = write_tiles(plans, tmp_path / "parallel", opts, jobs=2)
+    assert serial.to_dict()["tiles_written"] == parallel.to_dict()["tiles_written"] == 42
+    a, b = read_index(tmp_path / "serial"), read_index(tmp_path / "parallel")
+    assert a.drop(columns="geometry").equals(b.drop(columns="geometry"))
+    for row in a.itertuples():
+        for path in (row.image, row.label):
+            with (
+                rasterio.open(tmp_path / "serial" / path) as x,
+                rasterio.open(tmp_path / "parallel" / path) as y,
+            ):
+                np.testing.assert_array_equal(x.read(), y.read())
+
+
+def test_parallel_failure_leaves_nothing(scene_factory, tmp_path):
+    scene = scene_factory(width=256, height=256)
+    scene.write_bytes(scene.read_bytes()[:60_000])
+    opts = TileOptions(size=32)
+    with pytest.raises(GeonoiseError, match="IReadBlock"):
+        write_tiles(plan_tiling([str(scene)], [], opts), tmp_path / "o", opts, jobs=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scene.tif"]
