@@ -47,6 +47,13 @@ demo: $(STAMP)
 		--config config.yaml --epochs $(DEMO_EPOCHS)
 	$(VENV)/bin/geonoise train-student $(DEMO_OUT)/tiles_target --teacher $(DEMO_OUT)/teacher.ckpt \
 		-o $(DEMO_OUT)/student.ckpt --config config.yaml --epochs $(DEMO_EPOCHS)
+	$(VENV)/bin/geonoise export $(DEMO_OUT)/student.ckpt -o $(DEMO_OUT)/student.onnx
+	$(VENV)/bin/geonoise detect sample_data/target/scene.tif -l sample_data/target/labels_noisy.gpkg \
+		-m $(DEMO_OUT)/student.onnx -o $(DEMO_OUT)/noise.tif
+	$(VENV)/bin/geonoise detect --tiles $(DEMO_OUT)/tiles_target -m $(DEMO_OUT)/student.onnx \
+		-o $(DEMO_OUT)/ranking
+	$(VENV)/bin/geonoise vectorize $(DEMO_OUT)/noise.tif -o $(DEMO_OUT)/noise_polygons.gpkg \
+		--min-area 2 --simplify 0.5
 	@echo
 	@echo "Demo outputs (open them in QGIS):"
 	@echo "  $(DEMO_OUT)/synth/                a generated scene with clean and noisy labels and the noise truth"
@@ -54,7 +61,11 @@ demo: $(STAMP)
 	@echo "  $(DEMO_OUT)/tiles_target/tiles.gpkg  tiles of the noisy target scene (vector labels burned)"
 	@echo "  $(DEMO_OUT)/teacher.ckpt, teacher.curves.png  the teacher (clean source labels) and its learning curves"
 	@echo "  $(DEMO_OUT)/student.ckpt, student.curves.png  the student (noisy target labels, guided by the teacher)"
-	@echo "Detection and vectorizing are not built yet (issue #4)."
+	@echo "  $(DEMO_OUT)/student.onnx           the student exported to ONNX (what detect ran)"
+	@echo "  $(DEMO_OUT)/noise.tif, noise.classes.tif, noise.quicklook.png  the noise map of the target scene"
+	@echo "  $(DEMO_OUT)/noise_polygons.gpkg    suspect regions (missing / spurious / boundary), styled for QGIS"
+	@echo "  $(DEMO_OUT)/ranking/ranking.csv, ranking.gpkg  target tiles from least to most noisy"
+	@echo "Compare with the truth: sample_data/target/noise_truth.tif and noise_objects.gpkg."
 
 sample-data: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash sample_data/regenerate.sh

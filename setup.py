@@ -41,6 +41,7 @@ setup(
         "tqdm>=4.66,<5",
         "pyyaml>=6,<7",
         "matplotlib>=3.7,<4",
+        "pyarrow>=14",  # GeoParquet output of vectorize
     ],
     extras_require={
         "dev": ["pytest>=7.4", "hypothesis>=6.90", "ruff>=0.4", "psutil>=5.9"],

@@ -10,7 +10,7 @@ import click
 from geonoise import __version__
 from geonoise.errors import GeonoiseError
 
-from . import pending, synth, tile, train
+from . import detect, export, pending, synth, tile, train, vectorize
 from .options import verbosity
 
 logger = logging.getLogger("geonoise")
@@ -84,6 +84,9 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
 
 cli.add_command(synth.synth)
 cli.add_command(tile.tile)
+cli.add_command(detect.detect)
+cli.add_command(export.export)
+cli.add_command(vectorize.vectorize)
 cli.add_command(train.train_teacher)
 cli.add_command(train.train_student)
 for command in pending.COMMANDS:

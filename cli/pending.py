@@ -6,9 +6,6 @@ import click
 
 #: Command name → (one-line purpose, issue that builds it).
 PLANNED = {
-    "detect": ("Write a per-pixel noise map and a tile ranking for scenes.", 4),
-    "vectorize": ("Turn a noise map into polygons for QGIS.", 4),
-    "export": ("Export a checkpoint to ONNX.", 4),
     "evaluate": ("Score a noise map against the truth of the noise.", 5),
 }
 

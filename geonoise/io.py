@@ -241,6 +241,67 @@ def write_raster(
             dst.update_tags(**tags)
 
 
+def create_raster(
+    path: str | os.PathLike,
+    *,
+    width: int,
+    height: int,
+    count: int,
+    dtype: str,
+    crs: Any,
+    transform: Any,
+    nodata: float | None = None,
+    creation_options: Mapping[str, str] | None = None,
+    descriptions: list[str] | None = None,
+) -> rasterio.io.DatasetWriter:
+    """Open a GeoTIFF with the shared profile for writing window by window (caller closes it)."""
+    import rasterio
+
+    profile = geotiff_profile(
+        width=width,
+        height=height,
+        count=count,
+        dtype=dtype,
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
+        creation_options=creation_options,
+    )
+    dataset = rasterio.open(path, "w", **profile)
+    for band, text in enumerate(descriptions or [], start=1):
+        dataset.set_band_description(band, text)
+    return dataset
+
+
+def write_cog(
+    source: str | os.PathLike,
+    path: str | os.PathLike,
+    *,
+    resampling: str = "average",
+    creation_options: Mapping[str, str] | None = None,
+) -> None:
+    """Copy a finished GeoTIFF to ``path`` as a Cloud Optimized GeoTIFF (GDAL's COG driver).
+
+    Tiled, DEFLATE-compressed, with overviews made by ``resampling``;
+    ``creation_options`` (from ``--co``) override the defaults.
+    """
+    import rasterio
+    import rasterio.shutil
+
+    with rasterio.open(source) as src:
+        floating = src.dtypes[0].startswith("float")
+    options = {
+        "compress": "DEFLATE",
+        "predictor": "FLOATING_POINT" if floating else "YES",
+        "blocksize": "512",
+        "overviews": "AUTO",
+        "resampling": resampling.upper(),
+    }
+    for key, value in (creation_options or {}).items():
+        options[key.lower()] = value
+    rasterio.shutil.copy(source, path, driver="COG", **options)
+
+
 def read_vector(path: str | os.PathLike, layer: str | None = None) -> gpd.GeoDataFrame:
     """Read a vector file into a GeoDataFrame; unreadable files raise :class:`ReadError`."""
     import geopandas as gpd
@@ -261,7 +322,11 @@ def write_vector(gdf: gpd.GeoDataFrame, path: str | os.PathLike, layer: str | No
     if driver == "Parquet":
         gdf.to_parquet(path)
     elif driver == "GPKG":
-        gdf.to_file(path, driver=driver, layer=layer, engine="pyogrio")
+        # GeoPackage 1.2, not GDAL 3.10's default 1.4: QGIS LTRs built on older GDAL warn
+        # that they only partly support 1.4.
+        gdf.to_file(
+            path, driver=driver, layer=layer, engine="pyogrio", dataset_options={"VERSION": "1.2"}
+        )
     else:
         gdf.to_file(path, driver=driver, engine="pyogrio")
 
@@ -271,6 +336,16 @@ def write_json(path: str | os.PathLike, content: Any) -> None:
     import json
 
     Path(path).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+
+
+def write_csv(path: str | os.PathLike, rows: list[Mapping[str, Any]], columns: list[str]) -> None:
+    """Write ``rows`` (dicts) as CSV with a header of ``columns`` (other keys are dropped)."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def check_output(path: str | os.PathLike, overwrite: bool) -> None:

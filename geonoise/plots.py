@@ -39,3 +39,78 @@ def plot_curves(history: pd.DataFrame, path: str | os.PathLike, title: str = "")
     fig.suptitle(title)
     fig.savefig(path, dpi=100, format="png")
     plt.close(fig)
+
+
+def quicklook(
+    scene: str | os.PathLike,
+    noise: str | os.PathLike,
+    classes: str | os.PathLike,
+    path: str | os.PathLike,
+    max_size: int = 1024,
+) -> None:
+    """A PNG of the scene with the label outlines and the noise score laid over it.
+
+    Rasters are read decimated (from their overviews where they have them), so
+    a quicklook of a huge scene costs little memory.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    image = _decimated(scene, max_size, "bilinear")
+    score = _decimated(noise, max_size, "average", bands=[1])[0]
+    label = _decimated(classes, max_size, "nearest", bands=[1])[0]
+    height, width = score.shape
+    fig = plt.figure(figsize=(width / 100, height / 100), dpi=100)
+    axes = fig.add_axes((0, 0, 1, 1))
+    axes.imshow(_stretch(image), interpolation="nearest")
+    known = np.where(label == 255, np.nan, label.astype(float))
+    if np.isfinite(known).any() and np.nanmax(known) > np.nanmin(known):
+        axes.contour(
+            known,
+            levels=np.arange(np.nanmin(known), np.nanmax(known)) + 0.5,
+            colors="cyan",
+            linewidths=0.6,
+        )
+    overlay = np.ma.masked_where(~(score > 0.5), score)
+    axes.imshow(overlay, cmap="spring", vmin=0.5, vmax=1, alpha=0.6, interpolation="nearest")
+    axes.set_axis_off()
+    fig.savefig(path, dpi=100, format="png")
+    plt.close(fig)
+
+
+def _decimated(
+    path: str | os.PathLike, max_size: int, resampling: str, bands: list[int] | None = None
+):
+    from rasterio.enums import Resampling
+
+    from geonoise import io
+
+    with io.open_raster(path) as src:
+        scale = max(src.width, src.height) / max_size
+        shape = (
+            max(1, round(src.height / max(scale, 1))),
+            max(1, round(src.width / max(scale, 1))),
+        )
+        indexes = bands or list(range(1, min(src.count, 3) + 1))
+        return src.read(
+            indexes,
+            out_shape=(len(indexes), *shape),
+            resampling=Resampling[resampling],
+            masked=False,
+        )
+
+
+def _stretch(image):
+    """Bands (1 or 3) to an RGB float image in 0..1, 2–98 % percentile stretch per band."""
+    import numpy as np
+
+    data = image.astype(np.float32)
+    low = np.percentile(data, 2, axis=(1, 2), keepdims=True)
+    high = np.percentile(data, 98, axis=(1, 2), keepdims=True)
+    data = np.clip((data - low) / np.maximum(high - low, 1e-6), 0, 1)
+    if data.shape[0] == 1:
+        data = np.repeat(data, 3, axis=0)
+    return data.transpose(1, 2, 0)

@@ -60,3 +60,21 @@ def window_grid(width: int, height: int, size: int, overlap: int = 0) -> list[Wi
         for row in axis_offsets(height, size, overlap)
         for col in axis_offsets(width, size, overlap)
     ]
+
+
+def blend_weights(size: int, overlap: int):  # -> np.ndarray, numpy imported lazily
+    """Weights of one window's pixels when overlapping predictions are averaged.
+
+    1 in the interior, a raised-cosine (Hann) ramp over the ``overlap`` pixels
+    at each edge, never 0 — so a pixel that only one window covers gets that
+    window's prediction unchanged, and seams between windows fade smoothly.
+    """
+    import numpy as np
+
+    ramp = np.ones(size, np.float32)
+    if overlap > 0:
+        x = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
+        edge = np.sin(0.5 * np.pi * x) ** 2
+        ramp[:overlap] = edge
+        ramp[size - overlap :] = np.minimum(ramp[size - overlap :], edge[::-1])
+    return np.outer(ramp, ramp)

@@ -1,0 +1,309 @@
+"""``geonoise detect``: noise maps of scenes, or a ranking of tiles."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .options import (
+    creation_options_opt,
+    device_opt,
+    json_opt,
+    output_opt,
+    overwrite_opt,
+    verbosity,
+)
+
+
+def _expand_lists(values: tuple[str, ...]) -> list[str]:
+    """``@list.txt`` stands for the paths in that file, one a line (# comments allowed)."""
+    paths: list[str] = []
+    for value in values:
+        if not value.startswith("@"):
+            paths.append(value)
+            continue
+        listing = Path(value[1:])
+        if not listing.is_file():
+            raise click.BadParameter(f"list file {listing} does not exist")
+        lines = listing.read_text(encoding="utf-8").splitlines()
+        paths += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise click.BadParameter(
+            f"{missing[0]} does not exist"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        )
+    return paths
+
+
+@click.command(short_help="Write per-pixel noise maps of scenes, or rank tiles by noise.")
+@click.argument("scenes", nargs=-1)
+@click.option(
+    "-l",
+    "--labels",
+    multiple=True,
+    help="Labels (raster or vector) per scene in order, or one for all; @FILE lists "
+    "them. In tile mode with --tiles as an image folder: the label folder.",
+)
+@click.option(
+    "-m",
+    "--model",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A model file from train-teacher/train-student, or an .onnx from export.",
+)
+@output_opt
+@click.option(
+    "--tiles",
+    type=click.Path(exists=True, file_okay=False),
+    help="Tile mode: a tile directory from `geonoise tile`, or a folder of image "
+    "tiles (labels from --labels FOLDER).",
+)
+@click.option(
+    "--window",
+    type=click.IntRange(16, 8192),
+    help="Window edge in pixels (default: the model's tile size).",
+)
+@click.option(
+    "--overlap",
+    type=click.IntRange(0),
+    help="Pixels shared by neighbouring windows, blended with cosine weights "
+    "(default: an eighth of the window).",
+)
+@click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True)
+@click.option(
+    "--method",
+    type=click.Choice(["self-confidence", "confident-learning"]),
+    default="self-confidence",
+    show_default=True,
+    help="Pixel noise score: 1 − p(label), or with confident learning's per-class thresholds.",
+)
+@click.option("--tta", is_flag=True, help="Average the 8 flips/rotations of each window.")
+@click.option(
+    "--probabilities", is_flag=True, help="Also write the class probabilities (<name>.probs.tif)."
+)
+@click.option(
+    "--quicklook/--no-quicklook",
+    default=True,
+    show_default=True,
+    help="Write <name>.quicklook.png beside each noise map.",
+)
+@click.option(
+    "--tile-score",
+    type=click.Choice(["mean", "fraction", "iou"]),
+    default="mean",
+    show_default=True,
+    help="Tile mode: how a tile's noise is summed up.",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Tile mode: score above which a pixel counts as noisy (--tile-score fraction).",
+)
+@click.option(
+    "--binary-255",
+    is_flag=True,
+    help="Tile mode with folders: read 255 in the masks as class 1, not ignore.",
+)
+@click.option("--class-field", help="Attribute of vector labels holding class ids.")
+@click.option("--all-touched", is_flag=True, help="Burn every pixel a vector label touches.")
+@click.option(
+    "--resample-labels",
+    is_flag=True,
+    help="Resample (nearest) label rasters that are not on the scene grid.",
+)
+@device_opt
+@creation_options_opt
+@overwrite_opt
+@click.option(
+    "--skip-existing",
+    is_flag=True,
+    help="Skip scenes whose noise map exists (finish an interrupted batch).",
+)
+@click.option(
+    "--on-error",
+    type=click.Choice(["fail", "skip"]),
+    default="fail",
+    show_default=True,
+    help="On a failing scene: stop, or report it and go on.",
+)
+@json_opt
+@click.pass_context
+def detect(
+    ctx: click.Context,
+    scenes: tuple[str, ...],
+    labels: tuple[str, ...],
+    model: str,
+    output: str,
+    tiles: str | None,
+    **options: Any,
+) -> None:
+    """Compare a model with the labels of SCENES and write where they disagree.
+
+    Scene mode writes, per scene, a noise map on the scene's grid (float32 score
+    in [0, 1], nodata −1; COG layout with a QGIS style), <name>.classes.tif
+    (given label and predicted class, for `vectorize`) and a quicklook PNG.
+    With one scene and -o ending in .tif, that is the noise map's path;
+    otherwise -o is a directory receiving <scene>.noise.tif per scene. Under
+    torchrun, each process takes its share of the scenes.
+
+    Tile mode (--tiles) writes OUTPUT/noise/<tile>.tif, OUTPUT/ranking.csv
+    (id,imageid,score: tiles from least to most noisy) and, for georeferenced
+    tiles, OUTPUT/ranking.gpkg (footprints with scores).
+
+    \b
+    Examples:
+      geonoise detect scene.tif -l buildings.gpkg -m student.onnx -o noise.tif
+      geonoise detect @scenes.txt -l @labels.txt -m student.ckpt -o noise/ --skip-existing
+      geonoise detect --tiles tiles/ -m student.ckpt -o ranking/ --tile-score iou
+      geonoise detect --tiles patches/ -l masks/ --binary-255 -m s.onnx -o ranking/
+    """
+    from geonoise.detect import DetectOptions
+    from geonoise.inference import open_predictor
+
+    detect_options = DetectOptions(
+        window=options["window"],
+        overlap=options["overlap"],
+        batch_size=options["batch_size"],
+        method=options["method"],
+        tta=options["tta"],
+        probabilities=options["probabilities"],
+        quicklook=options["quicklook"],
+        class_field=options["class_field"],
+        all_touched=options["all_touched"],
+        resample_labels=options["resample_labels"],
+        creation_options=options["creation_options"],
+    )
+    if tiles is not None:
+        if scenes:
+            raise click.UsageError("give either SCENES or --tiles, not both")
+        _tile_mode(ctx, tiles, labels, model, output, detect_options, options)
+        return
+    if not scenes:
+        raise click.UsageError("give SCENES to score, or --tiles for tile mode")
+    predictor = open_predictor(model, options["device"])
+    _scene_mode(
+        ctx,
+        _expand_lists(scenes),
+        _expand_lists(labels),
+        predictor,
+        output,
+        detect_options,
+        options,
+    )
+
+
+def _scene_mode(
+    ctx: click.Context,
+    scenes: list[str],
+    labels: list[str],
+    predictor: Any,
+    output: str,
+    detect_options: Any,
+    options: dict[str, Any],
+) -> None:
+    from tqdm import tqdm
+
+    from geonoise import io
+    from geonoise.detect import check_outputs, count_windows, detect_scenes, plan_scenes, shard
+    from geonoise.errors import GeonoiseError
+
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    jobs = shard(plan_scenes(scenes, labels, output, detect_options), rank, world)
+    for job in jobs:
+        if not (options["skip_existing"] and job.outputs.noise.exists()):
+            check_outputs(job.outputs, options["overwrite"])
+    size = detect_options.window_for(predictor)
+    total = 0
+    for job in jobs:
+        try:
+            with io.open_scene(job.scene) as scene:
+                total += count_windows(scene, size, detect_options.overlap_for(size))
+        except GeonoiseError:
+            if options["on_error"] != "skip":
+                raise  # otherwise detect_scenes reports it in turn
+    quiet = verbosity(ctx) < 0
+    with tqdm(total=total, unit="window", desc="detect", disable=quiet, leave=False) as bar:
+        results = detect_scenes(
+            jobs,
+            predictor,
+            detect_options,
+            overwrite=options["overwrite"],
+            skip_existing=options["skip_existing"],
+            on_error=options["on_error"],
+            on_window=bar.update,
+        )
+    failed = [r for r in results if r["status"] == "failed"]
+    if options["as_json"]:
+        click.echo(json.dumps({"rank": rank, "world_size": world, "scenes": results}, indent=2))
+    else:
+        for result in results:
+            _report_scene(result, quiet)
+    if failed:
+        raise GeonoiseError(
+            f"{len(failed)} of {len(results)} scenes failed; first: "
+            f"{failed[0]['scene']}: {failed[0]['error']}"
+        )
+
+
+def _report_scene(result: dict[str, Any], quiet: bool) -> None:
+    if result["status"] == "done":
+        if not quiet:
+            click.echo(
+                f"{result['scene']}: mean score {result['mean_score']:.3f}, "
+                f"{100 * result['noisy_fraction']:.1f}% of labelled pixels above 0.5 "
+                f"({result['seconds']:.1f} s)",
+                err=True,
+            )
+        click.echo(result["noise"])
+    elif result["status"] == "skipped" and not quiet:
+        click.echo(f"{result['scene']}: skipped, {result['noise']} exists", err=True)
+
+
+def _tile_mode(
+    ctx: click.Context,
+    tiles: str,
+    labels: tuple[str, ...],
+    model: str,
+    output: str,
+    detect_options: Any,
+    options: dict[str, Any],
+) -> None:
+    from tqdm import tqdm
+
+    from geonoise import io
+    from geonoise.fitting import open_training_data
+    from geonoise.inference import open_predictor
+    from geonoise.ranking import RankOptions, rank_tiles
+
+    if len(labels) > 1:
+        raise click.BadParameter("tile mode takes one label folder", param_hint="'--labels'")
+    io.check_output(output, options["overwrite"])
+    ranking = RankOptions(tile_score=options["tile_score"], threshold=options["threshold"])
+    dataset = open_training_data(
+        tiles, labels[0] if labels else None, cache=False, binary_255=options["binary_255"]
+    )
+    predictor = open_predictor(model, options["device"])
+    quiet = verbosity(ctx) < 0
+    with tqdm(total=len(dataset), unit="tile", desc="detect", disable=quiet, leave=False) as bar:
+        summary = rank_tiles(
+            dataset,
+            predictor,
+            output,
+            detect_options,
+            ranking,
+            overwrite=options["overwrite"],
+            on_tile=bar.update,
+        )
+    if options["as_json"]:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    if not quiet:
+        click.echo(f"{summary['tiles']} tiles ranked by {summary['tile_score']} score", err=True)
+    click.echo(summary["ranking"])

@@ -1,0 +1,589 @@
+"""Noise maps of whole scenes: sliding windows, blended, written in strips.
+
+The scene is cut with the shared window grid; windows are batched through the
+predictor, weighted with :func:`~geonoise.windows.blend_weights` and summed.
+Windows are visited row by row, so once a row of windows is done every pixel
+above the next row is final: that strip is scored against the labels and
+written, and its buffers dropped. Memory is therefore bounded by one strip
+(scene width × window height), never by the scene height.
+
+Outputs for ``noise.tif`` (all on the scene grid, COG layout, QGIS styles beside):
+
+* ``noise.tif`` — float32 noise score in [0, 1], nodata −1 where the scene has
+  no data or the label is ignore;
+* ``noise.classes.tif`` — uint8 band 1 the given label, band 2 the predicted
+  class (255 = no data), for ``vectorize``;
+* ``noise.probs.tif`` — float32 class probabilities (on request);
+* ``noise.quicklook.png`` — scene, label outlines and noise overlay.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geonoise import io
+from geonoise.errors import InvalidInputError
+from geonoise.labels import IGNORE, open_labels
+from geonoise.noise import METHODS, ThresholdAccumulator, confident_learning, self_confidence
+from geonoise.windows import Window, blend_weights, window_grid
+
+logger = logging.getLogger(__name__)
+
+#: Nodata of the float rasters detect writes (outside the [0, 1] of scores and probabilities).
+NODATA = -1.0
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """How a scene is scored.
+
+    Attributes:
+        window: Window edge in pixels (a multiple of the model's); None = the model's tile size.
+        overlap: Pixels shared by neighbouring windows, blended with cosine weights;
+            None = an eighth of the window.
+        batch_size: Windows per model call.
+        method: ``self-confidence`` or ``confident-learning``.
+        tta: Average the eight D4 flips/rotations of each window.
+        probabilities: Also write the class probabilities.
+        quicklook: Write the PNG quicklook.
+        class_field, all_touched, resample_labels: How labels are read (as for ``tile``).
+        creation_options: GDAL creation options for the GeoTIFFs (``--co``).
+    """
+
+    window: int | None = None
+    overlap: int | None = None
+    batch_size: int = 4
+    method: str = "self-confidence"
+    tta: bool = False
+    probabilities: bool = False
+    quicklook: bool = True
+    class_field: str | None = None
+    all_touched: bool = False
+    resample_labels: bool = False
+    creation_options: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise InvalidInputError(
+                f"{self.method!r} is not one of {', '.join(METHODS)}", "--method"
+            )
+
+    def window_for(self, predictor: Any) -> int:
+        """The window edge for ``predictor``, checked against its size multiple."""
+        size = self.window or int(predictor.meta.tile_size)
+        multiple = int(predictor.multiple)
+        if size % multiple:
+            raise InvalidInputError(
+                f"{size} is not a multiple of {multiple}, which the model needs", "--window"
+            )
+        if not 0 <= self.overlap_for(size) < size:
+            raise InvalidInputError(
+                f"{self.overlap} must be ≥ 0 and below the window {size}", "--overlap"
+            )
+        return size
+
+    def overlap_for(self, size: int) -> int:
+        """The overlap used with windows of ``size``."""
+        return self.overlap if self.overlap is not None else size // 8
+
+
+@dataclass(frozen=True)
+class SceneOutputs:
+    """The files written for one scene."""
+
+    noise: Path
+    classes: Path
+    probabilities: Path | None
+    quicklook: Path | None
+
+    @classmethod
+    def beside(cls, noise: str | os.PathLike, options: DetectOptions) -> SceneOutputs:
+        noise = Path(noise)
+        stem = noise.with_suffix("")
+        return cls(
+            noise,
+            Path(f"{stem}.classes.tif"),
+            Path(f"{stem}.probs.tif") if options.probabilities else None,
+            Path(f"{stem}.quicklook.png") if options.quicklook else None,
+        )
+
+    def files(self) -> list[Path]:
+        return [p for p in (self.noise, self.classes, self.probabilities, self.quicklook) if p]
+
+
+def check_outputs(outputs: SceneOutputs, overwrite: bool) -> None:
+    """Refuse before any work when an output exists (unless ``overwrite``)."""
+    for path in outputs.files():
+        io.check_output(path, overwrite)
+
+
+class StripBlender:
+    """Weighted sums of window probabilities over the rows that windows may still reach."""
+
+    def __init__(self, width: int, num_classes: int, weights: np.ndarray) -> None:
+        self.width = width
+        self.top = 0
+        self.weights = weights
+        self.sums = np.zeros((num_classes, 0, width), np.float32)
+        self.weight_sums = np.zeros((0, width), np.float32)
+        self.valid = np.zeros((0, width), bool)
+
+    def add(self, window: Window, probs: np.ndarray, valid: np.ndarray) -> None:
+        """Add one window's probabilities ``(K, size, size)`` and its valid-pixel mask."""
+        self._extend(window.row_off + window.height - self.top)
+        rows = slice(window.row_off - self.top, window.row_off - self.top + window.height)
+        cols = slice(window.col_off, min(window.col_off + window.width, self.width))
+        span = cols.stop - cols.start
+        weights = self.weights[:, :span]
+        self.sums[:, rows, cols] += probs[:, :, :span] * weights
+        self.weight_sums[rows, cols] += weights
+        self.valid[rows, cols] |= valid[:, :span]
+
+    def pop(self, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """The blended probabilities and valid mask of the next ``rows`` rows; forgets them."""
+        probs = self.sums[:, :rows] / np.maximum(self.weight_sums[:rows], 1e-12)
+        valid = self.valid[:rows] & (self.weight_sums[:rows] > 0)
+        self.sums = self.sums[:, rows:]
+        self.weight_sums = self.weight_sums[rows:]
+        self.valid = self.valid[rows:]
+        self.top += rows
+        return probs, valid
+
+    def _extend(self, rows: int) -> None:
+        missing = rows - self.weight_sums.shape[0]
+        if missing > 0:
+            k = self.sums.shape[0]
+            self.sums = np.concatenate(
+                [self.sums, np.zeros((k, missing, self.width), np.float32)], axis=1
+            )
+            self.weight_sums = np.concatenate(
+                [self.weight_sums, np.zeros((missing, self.width), np.float32)]
+            )
+            self.valid = np.concatenate([self.valid, np.zeros((missing, self.width), bool)])
+
+
+def predict_windows(predictor: Any, images: np.ndarray, tta: bool) -> np.ndarray:
+    """Probabilities of a batch, optionally averaged over the eight D4 transforms."""
+    if not tta:
+        return predictor.predict(images)
+    total = None
+    for turns in range(4):
+        for flip in (False, True):
+            view = np.rot90(images, turns, axes=(2, 3))
+            view = view[..., ::-1] if flip else view
+            probs = predictor.predict(np.ascontiguousarray(view))
+            probs = probs[..., ::-1] if flip else probs
+            probs = np.rot90(probs, -turns, axes=(2, 3))
+            total = probs if total is None else total + probs
+    return np.ascontiguousarray(total / 8)
+
+
+def blended_strips(
+    scene: Any,
+    predictor: Any,
+    size: int,
+    options: DetectOptions,
+    on_window: Callable[[], None] | None = None,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield ``(top row, probabilities (K, n, width), valid (n, width))`` strip by strip."""
+    overlap = options.overlap_for(size)
+    windows = window_grid(scene.width, scene.height, size, overlap)
+    tops = sorted({w.row_off for w in windows})
+    blender = StripBlender(scene.width, predictor.meta.num_classes, blend_weights(size, overlap))
+    fill = scene.nodata if scene.nodata is not None and scene.nodata == scene.nodata else 0
+    for index, top in enumerate(tops):
+        row = [w for w in windows if w.row_off == top]
+        for start in range(0, len(row), options.batch_size):
+            batch = row[start : start + options.batch_size]
+            images = [io.read_window(scene, w.to_rasterio(), fill_value=fill) for w in batch]
+            valid = [
+                io.read_valid_mask(scene, w.to_rasterio(), data=image)
+                for w, image in zip(batch, images, strict=True)
+            ]
+            probs = predict_windows(predictor, np.stack(images).astype(np.float32), options.tta)
+            for window, p, v in zip(batch, probs, valid, strict=True):
+                blender.add(window, p, v)
+                if on_window is not None:
+                    on_window()
+        end = tops[index + 1] if index + 1 < len(tops) else scene.height
+        rows = min(end, scene.height) - blender.top
+        if rows > 0:
+            top_row = blender.top
+            probs, valid = blender.pop(rows)
+            yield top_row, probs, valid
+
+
+def count_windows(scene: Any, size: int, overlap: int) -> int:
+    """How many windows a scene takes (for progress bars)."""
+    return len(window_grid(scene.width, scene.height, size, overlap))
+
+
+@dataclass
+class _Writers:
+    """The intermediate GeoTIFFs of one scene (uncompressed; compressed when copied to COG)."""
+
+    noise: Any
+    classes: Any
+    probs: Any | None
+
+    def close(self) -> None:
+        for dataset in (self.noise, self.classes, self.probs):
+            if dataset is not None:
+                dataset.close()
+
+
+def _open_writers(scene: Any, meta: Any, scratch: Path, keep_probs: bool) -> _Writers:
+    grid = {
+        "width": scene.width,
+        "height": scene.height,
+        "crs": scene.crs,
+        "transform": scene.transform,
+        "creation_options": {"COMPRESS": "NONE", "PREDICTOR": "1"},
+    }
+    noise = io.create_raster(
+        scratch / "noise.tif",
+        count=1,
+        dtype="float32",
+        nodata=NODATA,
+        descriptions=["noise_score"],
+        **grid,
+    )
+    classes = io.create_raster(
+        scratch / "classes.tif",
+        count=2,
+        dtype="uint8",
+        nodata=IGNORE,
+        descriptions=["label", "predicted"],
+        **grid,
+    )
+    probs = None
+    if keep_probs:
+        probs = io.create_raster(
+            scratch / "probs.tif",
+            count=meta.num_classes,
+            dtype="float32",
+            nodata=NODATA,
+            descriptions=[f"p({n})" for n in meta.class_names],
+            **grid,
+        )
+    return _Writers(noise, classes, probs)
+
+
+def _check_label_classes(label: np.ndarray, valid: np.ndarray, meta: Any, path: str) -> None:
+    unknown = label[valid & (label != IGNORE) & (label >= meta.num_classes)]
+    if unknown.size:
+        raise InvalidInputError(
+            f"{path} has class {int(unknown.max())}, but the model knows only classes "
+            f"0..{meta.num_classes - 1} ({', '.join(meta.class_names)})",
+            "--labels",
+        )
+
+
+def _write_strip(
+    writers: _Writers,
+    top: int,
+    probs: np.ndarray,
+    valid: np.ndarray,
+    label: np.ndarray,
+    thresholds: ThresholdAccumulator,
+) -> dict[str, float]:
+    from rasterio.windows import Window as RioWindow
+
+    window = RioWindow(0, top, probs.shape[2], probs.shape[1])
+    label = np.where(valid, label, IGNORE).astype(np.uint8)
+    predicted = np.where(valid, probs.argmax(0), IGNORE).astype(np.uint8)
+    score = self_confidence(probs, label)
+    scored = ~np.isnan(score)
+    thresholds.update(probs, label)
+    writers.noise.write(np.where(scored, score, NODATA)[None].astype(np.float32), window=window)
+    writers.classes.write(np.stack([label, predicted]), window=window)
+    if writers.probs is not None:
+        writers.probs.write(np.where(valid, probs, NODATA).astype(np.float32), window=window)
+    return {
+        "scored": float(scored.sum()),
+        "score_sum": float(score[scored].sum()),
+        "noisy": float((score[scored] > 0.5).sum()),
+    }
+
+
+def _rescore_confident_learning(
+    scene: Any, scratch: Path, thresholds: np.ndarray, rows: int = 512
+) -> tuple[Path, dict[str, float]]:
+    """Second pass for confident learning: scores from the stored probabilities."""
+    from rasterio.windows import Window as RioWindow
+
+    totals = {"scored": 0.0, "score_sum": 0.0, "noisy": 0.0}
+    target = scratch / "noise_cl.tif"
+    writer = io.create_raster(
+        target,
+        width=scene.width,
+        height=scene.height,
+        count=1,
+        dtype="float32",
+        crs=scene.crs,
+        transform=scene.transform,
+        nodata=NODATA,
+        descriptions=["noise_score"],
+        creation_options={"COMPRESS": "NONE", "PREDICTOR": "1"},
+    )
+    with (
+        writer,
+        io.open_raster(scratch / "probs.tif") as probs_src,
+        io.open_raster(scratch / "classes.tif") as classes_src,
+    ):
+        for top in range(0, scene.height, rows):
+            window = RioWindow(0, top, scene.width, min(rows, scene.height - top))
+            probs = probs_src.read(window=window)
+            label = classes_src.read(1, window=window)
+            score = confident_learning(probs, label, thresholds)
+            scored = ~np.isnan(score)
+            writer.write(np.where(scored, score, NODATA)[None].astype(np.float32), window=window)
+            totals["scored"] += float(scored.sum())
+            totals["score_sum"] += float(score[scored].sum())
+            totals["noisy"] += float((score[scored] > 0.5).sum())
+    return target, totals
+
+
+def detect_scene(
+    scene_path: str,
+    labels_path: str,
+    predictor: Any,
+    outputs: SceneOutputs,
+    options: DetectOptions,
+    *,
+    overwrite: bool = False,
+    on_window: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Write the noise map (and companions) of one scene; returns a summary.
+
+    Nothing appears at ``outputs`` unless the whole scene succeeds.
+
+    Raises:
+        InvalidInputError: the model's bands or classes do not fit the scene or labels.
+        GeoreferenceError, NoOverlapError, ReadError: as for tiling.
+    """
+    import tempfile
+
+    started = time.perf_counter()
+    check_outputs(outputs, overwrite)
+    meta = predictor.meta
+    size = options.window_for(predictor)
+    with ExitStack() as stack:
+        scene = stack.enter_context(io.open_scene(scene_path))
+        if scene.count != meta.bands:
+            raise InvalidInputError(
+                f"the model takes {meta.bands} bands but {scene_path} has {scene.count}", "--model"
+            )
+        labels = open_labels(
+            labels_path,
+            scene,
+            class_field=options.class_field,
+            all_touched=options.all_touched,
+            resample=options.resample_labels,
+        )
+        stack.callback(labels.close)
+        scratch = Path(
+            stack.enter_context(
+                tempfile.TemporaryDirectory(prefix=".geonoise-", dir=outputs.noise.parent)
+            )
+        )
+        confident = options.method == "confident-learning"
+        writers = _open_writers(scene, meta, scratch, options.probabilities or confident)
+        thresholds = ThresholdAccumulator(meta.num_classes)
+        totals = {"scored": 0.0, "score_sum": 0.0, "noisy": 0.0}
+        try:
+            for top, probs, valid in blended_strips(scene, predictor, size, options, on_window):
+                label = labels.read(_full_width(scene, top, probs.shape[1]))
+                _check_label_classes(label, valid, meta, labels_path)
+                for key, value in _write_strip(
+                    writers, top, probs, valid, label, thresholds
+                ).items():
+                    totals[key] += value
+        finally:
+            writers.close()
+        noise_source = scratch / "noise.tif"
+        if confident:
+            noise_source, totals = _rescore_confident_learning(
+                scene, scratch, thresholds.thresholds()
+            )
+        finals = _publish(outputs, scratch, noise_source, options, overwrite, meta)
+        if outputs.quicklook is not None:
+            from geonoise.plots import quicklook
+
+            with io.atomic_output(outputs.quicklook, overwrite) as tmp:
+                quicklook(scene_path, finals["noise"], finals["classes"], tmp)
+    return _summary(
+        scene_path,
+        labels_path,
+        outputs,
+        options,
+        size,
+        totals,
+        thresholds,
+        time.perf_counter() - started,
+    )
+
+
+def _full_width(scene: Any, top: int, rows: int) -> Any:
+    from rasterio.windows import Window as RioWindow
+
+    return RioWindow(0, top, scene.width, rows)
+
+
+def _publish(
+    outputs: SceneOutputs,
+    scratch: Path,
+    noise_source: Path,
+    options: DetectOptions,
+    overwrite: bool,
+    meta: Any,
+) -> dict[str, Path]:
+    """COG copies of the intermediate rasters moved into place, with their QGIS styles."""
+    from geonoise.qgis import raster_style
+
+    jobs = [
+        ("noise", outputs.noise, noise_source, "average"),
+        ("classes", outputs.classes, scratch / "classes.tif", "nearest"),
+    ]
+    if outputs.probabilities is not None:
+        jobs.append(("probabilities", outputs.probabilities, scratch / "probs.tif", "average"))
+    with ExitStack() as stack:
+        for _, final, source, resampling in jobs:
+            tmp = stack.enter_context(io.atomic_output(final, overwrite))
+            io.write_cog(
+                source, tmp, resampling=resampling, creation_options=options.creation_options
+            )
+    raster_style(outputs.noise, "noise_score")
+    raster_style(outputs.classes, "classes", meta.class_names)
+    return {name: final for name, final, _, _ in jobs}
+
+
+def _summary(
+    scene_path: str,
+    labels_path: str,
+    outputs: SceneOutputs,
+    options: DetectOptions,
+    size: int,
+    totals: dict[str, float],
+    thresholds: ThresholdAccumulator,
+    seconds: float,
+) -> dict[str, Any]:
+    scored = totals["scored"]
+    summary = {
+        "scene": scene_path,
+        "labels": labels_path,
+        "noise": str(outputs.noise),
+        "classes": str(outputs.classes),
+        "probabilities": str(outputs.probabilities) if outputs.probabilities else None,
+        "quicklook": str(outputs.quicklook) if outputs.quicklook else None,
+        "method": options.method,
+        "window": size,
+        "overlap": options.overlap_for(size),
+        "scored_pixels": int(scored),
+        "mean_score": totals["score_sum"] / scored if scored else None,
+        "noisy_fraction": totals["noisy"] / scored if scored else None,
+        "seconds": round(seconds, 3),
+    }
+    if options.method == "confident-learning":
+        summary["class_thresholds"] = [float(t) for t in thresholds.thresholds()]
+    return summary
+
+
+@dataclass(frozen=True)
+class SceneJob:
+    """One scene to score: its file, its labels and where its outputs go."""
+
+    scene: str
+    labels: str
+    outputs: SceneOutputs
+
+
+def plan_scenes(
+    scenes: list[str], labels: list[str], output: str | os.PathLike, options: DetectOptions
+) -> list[SceneJob]:
+    """Pair scenes with labels and outputs.
+
+    ``output`` is the noise map itself when one scene is given and it ends in
+    ``.tif``; otherwise a directory that receives ``<scene>.noise.tif`` per scene.
+    """
+    from geonoise.tiling import unique_names
+
+    if not labels:
+        raise InvalidInputError("detect compares the model with labels: give --labels", "--labels")
+    if len(labels) not in (1, len(scenes)):
+        raise InvalidInputError(
+            f"{len(labels)} label sources for {len(scenes)} scenes; give "
+            "one per scene (in the same order) or one for all",
+            "--labels",
+        )
+    output = Path(output)
+    single = len(scenes) == 1 and output.suffix.lower() in (".tif", ".tiff")
+    names = unique_names(scenes)
+    jobs = []
+    for index, scene in enumerate(scenes):
+        noise = output if single else output / f"{names[index]}.noise.tif"
+        jobs.append(
+            SceneJob(
+                scene, labels[index if len(labels) > 1 else 0], SceneOutputs.beside(noise, options)
+            )
+        )
+    return jobs
+
+
+def shard(jobs: list[SceneJob], rank: int, world_size: int) -> list[SceneJob]:
+    """This process's share of the scenes when several run (e.g. under torchrun)."""
+    return jobs[rank::world_size]
+
+
+def detect_scenes(
+    jobs: list[SceneJob],
+    predictor: Any,
+    options: DetectOptions,
+    *,
+    overwrite: bool = False,
+    skip_existing: bool = False,
+    on_error: str = "fail",
+    on_window: Callable[[], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Score every job; ``on_error="skip"`` records a failing scene and goes on.
+
+    Returns one summary per job, with ``status`` ``done``, ``skipped`` (its noise
+    map existed and ``skip_existing``) or ``failed`` (with ``error``).
+    """
+    from geonoise.errors import GeonoiseError
+
+    results = []
+    for job in jobs:
+        if skip_existing and job.outputs.noise.exists():
+            results.append(
+                {"scene": job.scene, "noise": str(job.outputs.noise), "status": "skipped"}
+            )
+            continue
+        job.outputs.noise.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            summary = detect_scene(
+                job.scene,
+                job.labels,
+                predictor,
+                job.outputs,
+                options,
+                overwrite=overwrite,
+                on_window=on_window,
+            )
+        except GeonoiseError as exc:
+            if on_error != "skip":
+                raise
+            logger.error("%s: %s", job.scene, exc)
+            results.append({"scene": job.scene, "status": "failed", "error": str(exc)})
+            continue
+        results.append({**summary, "status": "done"})
+    return results

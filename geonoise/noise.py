@@ -1,0 +1,73 @@
+"""Noise scores: how strongly a model disagrees with the given label of a pixel.
+
+All functions take class probabilities ``(K, H, W)`` (or ``(N, K, H, W)``) and
+labels ``(H, W)`` of class ids with 255 = ignore, and return float32 scores in
+[0, 1] with NaN where the label is ignored.
+
+* ``self-confidence`` (default): ``1 − p(label)``.
+* ``confident-learning``: the per-class thresholds of confident learning
+  (Northcutt et al. 2021, as in cleanlab): ``t_j`` is the mean probability of
+  class ``j`` over the pixels labelled ``j``. Probabilities are divided by
+  their class's threshold and renormalised, so a class the model is generally
+  unsure of is not flagged just for that; the score is ``1 − q(label)`` of
+  these calibrated probabilities. A pixel whose calibrated label probability
+  is not the largest is exactly one that confident learning's rule
+  ``argmax_j {p_j ≥ t_j}`` would count as off-diagonal (for K = 2).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from geonoise.labels import IGNORE
+
+Method = Literal["self-confidence", "confident-learning"]
+METHODS: tuple[str, ...] = ("self-confidence", "confident-learning")
+
+
+def label_probability(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``p(label)`` per pixel (NaN where the label is ignored or unknown to the model)."""
+    classes = probs.shape[-3]
+    known = (labels < classes) & (labels != IGNORE)
+    index = np.where(known, labels, 0).astype(np.intp)
+    picked = np.take_along_axis(probs, np.expand_dims(index, -3), axis=-3)
+    return np.where(known, np.squeeze(picked, -3), np.nan).astype(np.float32)
+
+
+def self_confidence(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``1 − p(label)``: the plain noise score."""
+    return (1.0 - label_probability(probs, labels)).astype(np.float32)
+
+
+class ThresholdAccumulator:
+    """Running per-class mean of ``p(label)`` over labelled pixels: CL's thresholds."""
+
+    def __init__(self, num_classes: int) -> None:
+        self.sums = np.zeros(num_classes, np.float64)
+        self.counts = np.zeros(num_classes, np.int64)
+
+    def update(self, probs: np.ndarray, labels: np.ndarray) -> None:
+        p_label = label_probability(probs, labels)
+        valid = ~np.isnan(p_label)
+        self.sums += np.bincount(labels[valid], weights=p_label[valid], minlength=len(self.sums))[
+            : len(self.sums)
+        ]
+        self.counts += np.bincount(labels[valid], minlength=len(self.sums))[: len(self.sums)]
+
+    def thresholds(self) -> np.ndarray:
+        """Per-class thresholds; 1/K for a class no pixel is labelled with."""
+        k = len(self.sums)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = self.sums / self.counts
+        return np.where(self.counts > 0, means, 1.0 / k).astype(np.float32)
+
+
+def confident_learning(probs: np.ndarray, labels: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """``1 − q(label)`` with ``q ∝ p / t`` (per-class thresholds ``t``)."""
+    shape = [1] * probs.ndim
+    shape[-3] = -1
+    scaled = probs / np.maximum(thresholds, 1e-6).reshape(shape)
+    calibrated = scaled / np.sum(scaled, axis=-3, keepdims=True)
+    return self_confidence(calibrated.astype(np.float32), labels)

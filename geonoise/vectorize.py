@@ -1,0 +1,867 @@
+"""Noise polygons: a noise-score raster turned into one polygon per suspect region.
+
+A region is a 4-connected group of pixels whose noise score is at least the
+threshold (GDAL's polygonize connectivity). The raster is read in disjoint
+blocks cut from the shared window grid (:func:`geonoise.windows.axis_offsets`),
+so memory stays flat in raster size. Each block's regions are labelled,
+polygonized with :func:`rasterio.features.shapes` in pixel coordinates and
+summarised (pixel count, score sum and maximum, class counts); regions that
+touch across a block edge are joined by connectivity and their polygons
+unioned, which gives exactly the polygons of a whole-raster polygonization.
+Pixel coordinates are integers, so the union is exact; one affine transform
+then puts every polygon on the map.
+
+With the class companion (``NOISE.classes.tif``: band 1 the given label, band 2
+the predicted class, 255 = none) each region gets the majority label and
+predicted class and a kind:
+
+* ``class_change``: a map with more than two classes, label ≠ prediction;
+* for a two-class map (0 = background, 1 = building):
+  ``missing`` (label 0, model 1), ``spurious`` (label 1, model 0), or
+  ``boundary`` when the region is a sliver along an outline both agree on:
+  at least :data:`BOUNDARY_NEAR_SHARE` of its pixels lie within
+  ``boundary_width`` pixels (a square neighbourhood) of a pixel that label and
+  model both call building, and at most :data:`BOUNDARY_DEEP_SHARE` of its
+  pixels are farther than ``boundary_width`` pixels from the region's outline
+  (the region is at most about ``2 × boundary_width`` pixels thick);
+* ``unknown``: no class companion, no labelled or predicted pixel in the
+  region, or majority label = majority prediction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from geonoise import io, qgis
+from geonoise.errors import GeonoiseError, GeoreferenceError, InvalidInputError, ReadError
+from geonoise.windows import Window, axis_offsets
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import rasterio
+
+logger = logging.getLogger(__name__)
+
+#: Kinds a noise polygon can have, in legend order.
+KINDS = ("missing", "spurious", "boundary", "class_change", "unknown")
+#: Class id meaning "no label / no prediction".
+IGNORE = 255
+#: Building class of two-class maps (0 = background).
+BUILDING = 1
+#: Boundary rule: share of pixels near an agreed building pixel, at least.
+BOUNDARY_NEAR_SHARE = 0.5
+#: Boundary rule: share of pixels deeper than ``boundary_width`` inside the region, at most.
+BOUNDARY_DEEP_SHARE = 0.05
+#: GDAL block cache (MB) while vectorizing, unless GDAL_CACHEMAX is set: every block is
+#: read once, so a small cache keeps memory flat in raster size (GDAL's default is 5 % of RAM).
+CACHE_MB = 64
+#: Layer name in GeoPackages.
+LAYER = "noise"
+#: Output columns, in order (geometry last).
+COLUMNS = (
+    "id",
+    "area",
+    "pixels",
+    "mean_score",
+    "max_score",
+    "label_class",
+    "predicted_class",
+    "kind",
+)
+#: Shapefile fields hold 10 characters: these columns get short names there.
+SHAPEFILE_NAMES = {"label_class": "label_cls", "predicted_class": "pred_cls"}
+_FOUR = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
+
+
+class EmptyResultError(GeonoiseError):
+    """No region is left to write (nothing above the threshold, or all too small)."""
+
+
+@dataclass(frozen=True)
+class VectorizeOptions:
+    """How a noise map becomes polygons.
+
+    Attributes:
+        threshold: A pixel is suspect where its score is at least this.
+        min_area: Drop polygons smaller than this (map units², after hole filling).
+        fill_holes: Fill holes smaller than this (map units²); 0 keeps all holes.
+        simplify: Topology-preserving simplification tolerance (map units); 0: none.
+        boundary_width: Pixels from an agreed outline within which a sliver is "boundary".
+        window_size: Pixels per side of the blocks read at a time.
+    """
+
+    threshold: float = 0.5
+    min_area: float = 0.0
+    fill_holes: float = 0.0
+    simplify: float = 0.0
+    boundary_width: int = 3
+    window_size: int = 2048
+
+    def __post_init__(self) -> None:
+        checks = {
+            "--threshold": 0.0 <= self.threshold <= 1.0,
+            "--min-area": self.min_area >= 0,
+            "--fill-holes": self.fill_holes >= 0,
+            "--simplify": self.simplify >= 0,
+            "--boundary-width": self.boundary_width >= 1,
+            "--window-size": self.window_size >= 16,
+        }
+        for option, ok in checks.items():
+            if not ok:
+                raise InvalidInputError("out of range", option=option)
+
+
+@dataclass
+class Regions:
+    """Suspect regions and the pixel statistics they are summarised from.
+
+    ``geoms`` are polygons (pixel or map coordinates); the other arrays are per
+    region. Class counts are sparse triples ``(region, class, count)``.
+    """
+
+    geoms: np.ndarray
+    pixels: np.ndarray
+    score_sum: np.ndarray
+    score_max: np.ndarray
+    near: np.ndarray
+    deep: np.ndarray
+    label_counts: np.ndarray  # (n, 3) int64: region, class, count
+    predicted_counts: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.geoms)
+
+    @classmethod
+    def concat(cls, parts: list[Regions]) -> Regions:
+        """One collection from several; class-count region indices are shifted to match."""
+        offsets = np.cumsum([0, *(len(p) for p in parts)])[:-1]
+
+        def counts(name: str) -> np.ndarray:
+            shift = [np.array([[o, 0, 0]]) for o in offsets]
+            arrays = [getattr(p, name) + d for p, d in zip(parts, shift, strict=True)]
+            return np.concatenate([np.empty((0, 3), np.int64), *arrays])
+
+        stack = {
+            name: np.concatenate([getattr(p, name) for p in parts])
+            for name in ("geoms", "pixels", "score_sum", "score_max", "near", "deep")
+        }
+        return cls(
+            **stack,
+            label_counts=counts("label_counts"),
+            predicted_counts=counts("predicted_counts"),
+        )
+
+
+@dataclass
+class Summary:
+    """What a vectorize run wrote, for the CLI to report."""
+
+    output: str
+    count: int
+    total_area: float
+    area_unit: str
+    by_kind: dict[str, int]
+    threshold: float
+    classes: str | None
+    style: str | None
+    crs: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for ``--json``."""
+        return {
+            "output": self.output,
+            "count": self.count,
+            "total_area": round(self.total_area, 6),
+            "area_unit": self.area_unit,
+            "by_kind": self.by_kind,
+            "threshold": self.threshold,
+            "classes": self.classes,
+            "style": self.style,
+            "crs": self.crs,
+        }
+
+
+# --------------------------------------------------------------------------- blocks
+
+
+def blocks(width: int, height: int, size: int) -> list[Window]:
+    """Disjoint blocks covering a raster: the window grid with the edge overlaps trimmed.
+
+    The shared grid shifts the last window of each axis inward; here each window
+    keeps only the part up to the next window's start, so every pixel is in
+    exactly one block, row by row.
+    """
+
+    def spans(length: int) -> list[tuple[int, int]]:
+        starts = axis_offsets(length, size, 0)
+        return list(zip(starts, [*starts[1:], length], strict=True))
+
+    return [Window(c0, r0, c1 - c0, r1 - r0) for r0, r1 in spans(height) for c0, c1 in spans(width)]
+
+
+@dataclass
+class _Inputs:
+    """The arrays of one block, with a halo of context around it."""
+
+    score: np.ndarray  # halo window
+    suspect: np.ndarray  # halo window, bool
+    label: np.ndarray | None
+    predicted: np.ndarray | None
+    inner: tuple[slice, slice]  # the block inside the halo window
+
+
+def _read_block(
+    noise: rasterio.io.DatasetReader,
+    classes: rasterio.io.DatasetReader | None,
+    block: Window,
+    halo: int,
+    threshold: float,
+) -> _Inputs:
+    c0, r0 = max(block.col_off - halo, 0), max(block.row_off - halo, 0)
+    c1 = min(block.col_off + block.width + halo, noise.width)
+    r1 = min(block.row_off + block.height + halo, noise.height)
+    window = Window(c0, r0, c1 - c0, r1 - r0).to_rasterio()
+    score = io.read_window(noise, window, indexes=1)
+    valid = io.read_valid_mask(noise, window, data=score)
+    with np.errstate(invalid="ignore"):
+        suspect = valid & (score >= threshold)  # NaN compares False
+    label = predicted = None
+    if classes is not None:
+        label, predicted = io.read_window(classes, window, indexes=[1, 2], fill_value=IGNORE)
+    rows = slice(block.row_off - r0, block.row_off - r0 + block.height)
+    cols = slice(block.col_off - c0, block.col_off - c0 + block.width)
+    return _Inputs(score, suspect, label, predicted, (rows, cols))
+
+
+def _polygons(regions: np.ndarray, count: int, block: Window) -> np.ndarray:
+    """One polygon per labelled region (1..count), in pixel coordinates of the raster."""
+    import shapely
+    from rasterio import Affine
+    from rasterio.features import shapes
+
+    transform = Affine.translation(block.col_off, block.row_off)
+    rings: list[np.ndarray] = []
+    owners: list[int] = []
+    for geometry, value in shapes(regions, mask=regions > 0, connectivity=4, transform=transform):
+        for ring in geometry["coordinates"]:
+            rings.append(np.asarray(ring, dtype=np.float64))
+            owners.append(int(value) - 1)
+    geoms = np.empty(count, dtype=object)
+    if not rings:
+        return geoms
+    lengths = [len(ring) for ring in rings]
+    linear = shapely.linearrings(
+        np.concatenate(rings), indices=np.repeat(np.arange(len(rings)), lengths)
+    )
+    # Rings of one polygon come shell first, so polygons() takes the rest as holes.
+    order = np.argsort(owners, kind="stable")
+    owner = np.asarray(owners)[order]
+    geoms[np.unique(owner)] = shapely.polygons(linear[order], indices=owner)
+    return geoms
+
+
+def _class_counts(region: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Sparse ``(region, class, count)`` triples of the labelled pixels (255 skipped)."""
+    keep = classes != IGNORE
+    keys, counts = np.unique(region[keep] * 256 + classes[keep], return_counts=True)
+    return np.column_stack([keys // 256, keys % 256, counts]).astype(np.int64)
+
+
+def _group_max(group: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
+    out = np.full(count, -np.inf, dtype=np.float64)
+    np.maximum.at(out, group, values)
+    return out
+
+
+def _summarise(data: _Inputs, block: Window, width: int) -> tuple[Regions, np.ndarray]:
+    """Regions of one block and their labelled image (0 outside regions, 1-based ids)."""
+    from scipy import ndimage
+
+    suspect = data.suspect[data.inner]
+    labelled, count = ndimage.label(suspect, structure=_FOUR)
+    labelled = labelled.astype(np.int32, copy=False)
+    index = labelled[suspect] - 1
+    score = data.score[data.inner][suspect].astype(np.float64)
+    near = deep = np.zeros(count, dtype=np.int64)
+    label_counts = predicted_counts = np.empty((0, 3), np.int64)
+    if data.label is not None and data.predicted is not None:
+        size = 2 * width + 1
+        agreed = (data.label == BUILDING) & (data.predicted == BUILDING)
+        near_px = ndimage.maximum_filter(agreed, size=size, mode="constant", cval=0)
+        deep_px = ndimage.minimum_filter(data.suspect, size=size, mode="constant", cval=0)
+        near = np.bincount(index, weights=near_px[data.inner][suspect], minlength=count)
+        deep = np.bincount(index, weights=deep_px[data.inner][suspect], minlength=count)
+        label_counts = _class_counts(index, data.label[data.inner][suspect])
+        predicted_counts = _class_counts(index, data.predicted[data.inner][suspect])
+    regions = Regions(
+        geoms=_polygons(labelled, count, block),
+        pixels=np.bincount(index, minlength=count).astype(np.int64),
+        score_sum=np.bincount(index, weights=score, minlength=count),
+        score_max=_group_max(index, score, count),
+        near=np.asarray(near, dtype=np.int64),
+        deep=np.asarray(deep, dtype=np.int64),
+        label_counts=label_counts,
+        predicted_counts=predicted_counts,
+    )
+    return regions, labelled
+
+
+# --------------------------------------------------------------------------- merging
+
+
+class _Seams:
+    """Pairs of regions that touch across block edges, found with O(width) memory.
+
+    Blocks arrive row by row; it keeps the bottom row of region ids of the
+    previous block row and the right column of the previous block.
+    """
+
+    def __init__(self) -> None:
+        self.pairs: list[np.ndarray] = []
+        self._above: dict[int, np.ndarray] = {}
+        self._left: tuple[int, np.ndarray] | None = None
+
+    def add(self, block: Window, labelled: np.ndarray, offset: int) -> None:
+        """Record a block's labelled image (1-based) whose regions start at global ``offset``."""
+
+        def ids(edge: np.ndarray) -> np.ndarray:
+            return np.where(edge > 0, edge.astype(np.int64) - 1 + offset, -1)
+
+        if self._left is not None and self._left[0] == block.row_off:
+            self._join(self._left[1], ids(labelled[:, 0]))
+        above = self._above.get(block.col_off)
+        if above is not None:
+            self._join(above, ids(labelled[0]))
+        self._left = (block.row_off, ids(labelled[:, -1]))
+        self._above[block.col_off] = ids(labelled[-1])
+
+    def _join(self, a: np.ndarray, b: np.ndarray) -> None:
+        both = (a >= 0) & (b >= 0)
+        if both.any():
+            self.pairs.append(np.unique(np.column_stack([a[both], b[both]]), axis=0))
+
+    def groups(self, count: int) -> np.ndarray:
+        """Group index of every region (regions joined through seams share one)."""
+        pairs = np.concatenate([np.empty((0, 2), np.int64), *self.pairs])
+        return connected_groups(count, pairs)
+
+
+def connected_groups(count: int, pairs: np.ndarray) -> np.ndarray:
+    """Group ids 0..G-1 of ``count`` items joined by ``pairs``, numbered by first member.
+
+    A vectorised union-find: every pair hooks the larger of its two roots onto
+    the smaller, then paths are compressed, until each pair shares one root.
+    """
+    parent = np.arange(count)
+    a, b = (pairs[:, 0], pairs[:, 1]) if len(pairs) else (parent[:0], parent[:0])
+    while True:
+        root_a, root_b = parent[a], parent[b]
+        if np.array_equal(root_a, root_b):
+            break
+        low = np.minimum(root_a, root_b)
+        np.minimum.at(parent, root_a, low)
+        np.minimum.at(parent, root_b, low)
+        while not np.array_equal(jumped := parent[parent], parent):
+            parent = jumped
+    _, groups = np.unique(parent, return_inverse=True)  # roots are their groups' first members
+    return groups
+
+
+def merge(regions: Regions, groups: np.ndarray) -> Regions:
+    """Regions that share a group become one: statistics summed, polygons unioned."""
+    import shapely
+
+    count = int(groups.max()) + 1 if len(groups) else 0
+    if count == len(regions):
+        order = np.argsort(groups)
+        return _take(regions, order)
+    sizes = np.bincount(groups, minlength=count)
+    geoms = np.empty(count, dtype=object)
+    single = sizes[groups] == 1
+    geoms[groups[single]] = regions.geoms[single]
+    for group in np.flatnonzero(sizes > 1):
+        union = shapely.union_all(regions.geoms[groups == group])
+        # Drop the collinear vertices left on seams (tolerance 0 moves nothing).
+        geoms[group] = shapely.simplify(union, 0, preserve_topology=False)
+    score_max = np.full(count, -np.inf)
+    np.maximum.at(score_max, groups, regions.score_max)
+    return Regions(
+        geoms=geoms,
+        pixels=np.bincount(groups, weights=regions.pixels, minlength=count).astype(np.int64),
+        score_sum=np.bincount(groups, weights=regions.score_sum, minlength=count),
+        score_max=score_max,
+        near=np.bincount(groups, weights=regions.near, minlength=count).astype(np.int64),
+        deep=np.bincount(groups, weights=regions.deep, minlength=count).astype(np.int64),
+        label_counts=_merge_counts(regions.label_counts, groups),
+        predicted_counts=_merge_counts(regions.predicted_counts, groups),
+    )
+
+
+def _take(regions: Regions, order: np.ndarray) -> Regions:
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+
+    def remap(counts: np.ndarray) -> np.ndarray:
+        out = counts.copy()
+        out[:, 0] = rank[counts[:, 0]]
+        return out
+
+    return Regions(
+        geoms=regions.geoms[order],
+        pixels=regions.pixels[order],
+        score_sum=regions.score_sum[order],
+        score_max=regions.score_max[order],
+        near=regions.near[order],
+        deep=regions.deep[order],
+        label_counts=remap(regions.label_counts),
+        predicted_counts=remap(regions.predicted_counts),
+    )
+
+
+def _merge_counts(counts: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    if not len(counts):
+        return counts
+    keys = groups[counts[:, 0]] * 256 + counts[:, 1]
+    unique, inverse = np.unique(keys, return_inverse=True)
+    summed = np.bincount(inverse, weights=counts[:, 2]).astype(np.int64)
+    return np.column_stack([unique // 256, unique % 256, summed]).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- the pass
+
+
+def scan(
+    noise: rasterio.io.DatasetReader,
+    classes: rasterio.io.DatasetReader | None = None,
+    options: VectorizeOptions = VectorizeOptions(),
+    on_window: Callable[[Window], None] | None = None,
+) -> tuple[Regions, int]:
+    """Suspect regions of a whole noise map, in pixel coordinates, merged across blocks.
+
+    Returns:
+        The regions and the largest class id seen in the class companion (-1 without one).
+    """
+    halo = options.boundary_width + 1 if classes is not None else 0
+    seams = _Seams()
+    parts: list[Regions] = []
+    total, largest_class = 0, -1
+    grid = blocks(noise.width, noise.height, options.window_size)
+    for block, data in zip(grid, _prefetch(noise, classes, grid, halo, options), strict=True):
+        largest_class = max(largest_class, _largest_class(data))
+        regions, labelled = _summarise(data, block, options.boundary_width)
+        seams.add(block, labelled, total)
+        parts.append(regions)
+        total += len(regions)
+        if on_window is not None:
+            on_window(block)
+    if not total:
+        return Regions.concat(parts[:0] or [_no_regions()]), largest_class
+    return merge(Regions.concat(parts), seams.groups(total)), largest_class
+
+
+def _prefetch(
+    noise: rasterio.io.DatasetReader,
+    classes: rasterio.io.DatasetReader | None,
+    grid: list[Window],
+    halo: int,
+    options: VectorizeOptions,
+) -> Iterator[_Inputs]:
+    """The blocks' inputs in order, each read (GDAL, without the GIL) while the last is used.
+
+    At most two blocks are in memory at a time.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(block: Window) -> _Inputs:
+        return _read_block(noise, classes, block, halo, options.threshold)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(read, grid[0])
+        for block in grid[1:]:
+            data = pending.result()
+            pending = pool.submit(read, block)
+            yield data
+        yield pending.result()
+
+
+def _no_regions() -> Regions:
+    empty = np.empty(0, dtype=np.int64)
+    none = np.empty((0, 3), dtype=np.int64)
+    return Regions(np.empty(0, object), empty, empty * 0.0, empty * 0.0, empty, empty, none, none)
+
+
+def _largest_class(data: _Inputs) -> int:
+    largest = -1
+    for band in (data.label, data.predicted):
+        if band is not None:
+            known = band[data.inner]
+            known = known[known != IGNORE]
+            if known.size:
+                largest = max(largest, int(known.max()))
+    return largest
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def to_map(regions: Regions, transform: Any) -> Regions:
+    """The regions with their polygons moved from pixel to map coordinates."""
+    import shapely
+
+    a, b, c, d, e, f = transform[:6]
+
+    def affine(xy: np.ndarray) -> np.ndarray:
+        x, y = xy[:, 0], xy[:, 1]
+        return np.column_stack([a * x + b * y + c, d * x + e * y + f])
+
+    regions.geoms = shapely.transform(regions.geoms, affine)
+    return regions
+
+
+def fill_holes(regions: Regions, max_area: float) -> Regions:
+    """Fill holes smaller than ``max_area``; regions inside a filled hole join its owner."""
+    import shapely
+
+    if max_area <= 0 or not len(regions):
+        return regions
+    holed = np.flatnonzero(shapely.get_num_interior_rings(regions.geoms) > 0)
+    filled_holes, owners = [], []
+    for index in holed:
+        polygon = regions.geoms[index]
+        keep, drop = [], []
+        for ring in polygon.interiors:
+            (keep if shapely.Polygon(ring).area >= max_area else drop).append(ring)
+        if drop:
+            regions.geoms[index] = shapely.Polygon(polygon.exterior, keep)
+            filled_holes.extend(shapely.Polygon(ring) for ring in drop)
+            owners.extend([index] * len(drop))
+    if not filled_holes:
+        return regions
+    tree = shapely.STRtree(regions.geoms)
+    hole, island = tree.query(np.array(filled_holes, dtype=object), predicate="contains")
+    if not len(hole):
+        return regions
+    pairs = np.column_stack([np.asarray(owners)[hole], island]).astype(np.int64)
+    return merge(regions, connected_groups(len(regions), pairs))
+
+
+def simplify(geoms: np.ndarray, tolerance: float) -> np.ndarray:
+    """Topology-preserving simplification; every result valid and polygonal."""
+    import shapely
+
+    if tolerance > 0:
+        geoms = shapely.simplify(geoms, tolerance, preserve_topology=True)
+    return valid_polygons(geoms)
+
+
+def valid_polygons(geoms: np.ndarray) -> np.ndarray:
+    """Repair invalid geometries and keep only their polygonal parts."""
+    import shapely
+
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        repaired = shapely.make_valid(geoms[invalid])
+        polygonal = [
+            shapely.union_all(
+                [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
+            )
+            for g in repaired
+        ]
+        geoms = geoms.copy()
+        geoms[invalid] = polygonal
+    return geoms
+
+
+def areas_m2(geoms: np.ndarray, crs: Any) -> tuple[np.ndarray, str]:
+    """Polygon areas in m² (geodesic on the ellipsoid for geographic CRSs)."""
+    import shapely
+    from pyproj import CRS
+
+    crs = CRS.from_user_input(crs)
+    if crs.is_geographic:
+        geod = crs.get_geod()
+        return np.array([abs(geod.geometry_area_perimeter(g)[0]) for g in geoms]), "m2"
+    units = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return shapely.area(geoms) * units**2, "m2"
+
+
+# --------------------------------------------------------------------------- attributes
+
+
+def majority(counts: np.ndarray, count: int) -> np.ndarray:
+    """Most frequent class per region (ties: the smaller id); -1 where none."""
+    out = np.full(count, -1, dtype=np.int64)
+    if len(counts):
+        # Sort by region, then count descending, then class ascending; take each first.
+        order = np.lexsort((counts[:, 1], -counts[:, 2], counts[:, 0]))
+        ranked = counts[order]
+        first = np.r_[True, ranked[1:, 0] != ranked[:-1, 0]]
+        out[ranked[first, 0]] = ranked[first, 1]
+    return out
+
+
+def kinds(
+    label: np.ndarray,
+    predicted: np.ndarray,
+    regions: Regions,
+    largest_class: int,
+) -> np.ndarray:
+    """The kind of every region (see the module docstring for the rules)."""
+    kind = np.full(len(label), "unknown", dtype=object)
+    changed = (label >= 0) & (predicted >= 0) & (label != predicted)
+    if largest_class > BUILDING:
+        kind[changed] = "class_change"
+        return kind
+    kind[changed & (label == 0)] = "missing"
+    kind[changed & (label == BUILDING)] = "spurious"
+    pixels = np.maximum(regions.pixels, 1)
+    sliver = (regions.near >= BOUNDARY_NEAR_SHARE * pixels) & (
+        regions.deep <= BOUNDARY_DEEP_SHARE * pixels
+    )
+    kind[changed & sliver] = "boundary"
+    return kind
+
+
+def frame(regions: Regions, crs: Any, largest_class: int, has_classes: bool) -> gpd.GeoDataFrame:
+    """The attribute table of the regions (map coordinates), ordered north to south."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+    from pyproj import CRS
+
+    count = len(regions)
+    label = majority(regions.label_counts, count)
+    predicted = majority(regions.predicted_counts, count)
+    area, _ = areas_m2(regions.geoms, crs)
+    bounds = shapely.bounds(regions.geoms)
+    order = np.lexsort((-area, bounds[:, 0], -bounds[:, 3]))
+    kind = kinds(label, predicted, regions, largest_class) if has_classes else None
+    columns = {
+        "id": np.arange(1, count + 1, dtype=np.int64),
+        "area": area[order],
+        "pixels": regions.pixels[order],
+        "mean_score": (regions.score_sum / np.maximum(regions.pixels, 1))[order],
+        "max_score": regions.score_max[order],
+        "label_class": pd.array(np.where(label < 0, None, label)[order], dtype="Int64"),
+        "predicted_class": pd.array(np.where(predicted < 0, None, predicted)[order], dtype="Int64"),
+        "kind": (kind[order] if kind is not None else np.full(count, "unknown", object)),
+    }
+    return gpd.GeoDataFrame(
+        columns, geometry=gpd.GeoSeries(regions.geoms[order]), crs=CRS.from_user_input(crs)
+    )
+
+
+# --------------------------------------------------------------------------- top level
+
+
+def vectorize(
+    noise: rasterio.io.DatasetReader,
+    classes: rasterio.io.DatasetReader | None = None,
+    options: VectorizeOptions = VectorizeOptions(),
+    on_window: Callable[[Window], None] | None = None,
+) -> gpd.GeoDataFrame:
+    """Polygons of the suspect regions of a noise map, with their attributes.
+
+    Args:
+        noise: The noise-score raster (band 1; its nodata and NaN are no data).
+        classes: Its class companion on the same grid (band 1 label, band 2
+            predicted), or None.
+        options: Threshold, clean-up and block size.
+        on_window: Called after each block (progress).
+
+    Returns:
+        A GeoDataFrame in the raster's CRS with :data:`COLUMNS` and the geometry.
+
+    Raises:
+        EmptyResultError: No pixel reaches the threshold, or every polygon is
+            smaller than ``min_area``.
+        GeoreferenceError: ``classes`` is not on the noise map's grid.
+    """
+    if classes is not None:
+        check_classes(noise, classes)
+    regions, largest_class = scan(noise, classes, options, on_window)
+    if not len(regions):
+        raise EmptyResultError(
+            f"{noise.name}: no pixel has a noise score of at least {options.threshold:g} "
+            "(--threshold); nothing written"
+        )
+    regions = fill_holes(to_map(regions, noise.transform), options.fill_holes)
+    gdf = frame(regions, noise.crs, largest_class, classes is not None)
+    if options.min_area > 0:
+        gdf = gdf[gdf.geometry.area >= options.min_area]
+    if gdf.empty:
+        raise EmptyResultError(
+            f"{noise.name}: all {len(regions)} regions are smaller than --min-area "
+            f"{options.min_area:g}; nothing written"
+        )
+    gdf = gdf.set_geometry(simplify(gdf.geometry.to_numpy(), options.simplify), crs=gdf.crs)
+    gdf["id"] = np.arange(1, len(gdf) + 1, dtype=np.int64)
+    return gdf.reset_index(drop=True)
+
+
+def check_classes(noise: rasterio.io.DatasetReader, classes: rasterio.io.DatasetReader) -> None:
+    """Refuse a class companion that is not on the noise map's grid or lacks its two bands."""
+    if classes.count < 2:
+        raise ReadError(
+            f"{classes.name} has {classes.count} band(s); a class companion has 2 "
+            "(label, predicted)"
+        )
+    same = (
+        classes.width == noise.width
+        and classes.height == noise.height
+        and classes.crs == noise.crs
+        and classes.transform.almost_equals(noise.transform)
+    )
+    if not same:
+        raise GeoreferenceError(
+            f"{classes.name} is not on the grid of {noise.name} (size, CRS and transform "
+            "must match); pass the class companion that detect wrote beside it"
+        )
+
+
+def classes_path_for(noise_path: str | os.PathLike) -> str:
+    """The class companion beside a noise map: ``noise.tif`` → ``noise.classes.tif``."""
+    path = Path(noise_path)
+    return str(path.with_name(f"{path.stem}.classes.tif"))
+
+
+def iter_kinds(gdf: gpd.GeoDataFrame) -> Iterator[tuple[str, int]]:
+    """``(kind, count)`` in :data:`KINDS` order, kinds that occur only."""
+    counts = gdf["kind"].value_counts()
+    for kind in KINDS:
+        if counts.get(kind, 0):
+            yield kind, int(counts[kind])
+
+
+def summary_values(gdf: gpd.GeoDataFrame) -> tuple[int, float, dict[str, int]]:
+    """Polygon count, total area (m²) and counts by kind."""
+    total = float(gdf["area"].sum()) if len(gdf) else 0.0
+    return len(gdf), (0.0 if math.isnan(total) else total), dict(iter_kinds(gdf))
+
+
+# --------------------------------------------------------------------------- files
+
+
+def check_vector_output(path: str | os.PathLike) -> None:
+    """Refuse an output whose suffix names no vector format geonoise writes."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in io.VECTOR_DRIVERS:
+        formats = ", ".join(sorted(io.VECTOR_DRIVERS))
+        raise InvalidInputError(f"{path}: unknown vector suffix; use one of {formats}", "--output")
+    if io.VECTOR_DRIVERS[suffix] == "Parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise InvalidInputError(
+            f"{path}: writing GeoParquet needs pyarrow (pip install pyarrow); "
+            "or write .gpkg, .fgb, .geojson or .shp",
+            "--output",
+        )
+
+
+def vectorize_file(
+    noise_path: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    classes_path: str | os.PathLike | None = None,
+    options: VectorizeOptions = VectorizeOptions(),
+    overwrite: bool = False,
+    on_window: Callable[[int, int], None] | None = None,
+) -> Summary:
+    """Vectorize the noise map at ``noise_path`` into ``output`` (format by suffix).
+
+    Uses the class companion ``classes_path``, or else ``NOISE.classes.tif``
+    beside the noise map when it exists. Writes the layer (``noise`` in a
+    GeoPackage) and its QGIS style ``OUTPUT.qml`` atomically; the style is
+    left out where that name is the noise map's own style. Nothing is written
+    when an error is raised.
+
+    Args:
+        on_window: Called with (blocks done, blocks in all) after each block.
+    """
+    import rasterio
+
+    output = Path(output)
+    check_vector_output(output)
+    io.check_output(output, overwrite)
+    style = qgis.style_path(output)
+    with_style = style.resolve() != qgis.style_path(noise_path).resolve()
+    if with_style:
+        io.check_output(style, overwrite)
+    else:
+        logger.warning(
+            "%s is the style of %s; it is kept and no style is written", style, noise_path
+        )
+    companion = classes_path
+    if companion is None and Path(classes_path_for(noise_path)).exists():
+        companion = classes_path_for(noise_path)
+    cache = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": CACHE_MB}
+    with rasterio.Env(**cache), io.open_scene(noise_path) as noise:
+        total = len(blocks(noise.width, noise.height, options.window_size))
+        progress = None if on_window is None else _counter(on_window, total)
+        if companion is None:
+            gdf = vectorize(noise, None, options, progress)
+        else:
+            with io.open_scene(companion) as classes:
+                gdf = vectorize(noise, classes, options, progress)
+        crs = noise.crs.to_string()
+    write_layer(gdf, output, overwrite=overwrite, with_style=with_style)
+    count, area, by_kind = summary_values(gdf)
+    return Summary(
+        output=str(output),
+        count=count,
+        total_area=area,
+        area_unit="m2",
+        by_kind=by_kind,
+        threshold=options.threshold,
+        classes=None if companion is None else str(companion),
+        style=str(style) if with_style else None,
+        crs=crs,
+    )
+
+
+def _counter(on_window: Callable[[int, int], None], total: int) -> Callable[[Window], None]:
+    done = 0
+
+    def step(_: Window) -> None:
+        nonlocal done
+        done += 1
+        on_window(done, total)
+
+    return step
+
+
+def write_layer(
+    gdf: gpd.GeoDataFrame, output: str | os.PathLike, *, overwrite: bool, with_style: bool
+) -> None:
+    """Write the layer, its side files (Shapefile) and its style, each moved into place whole.
+
+    Everything is first written into a scratch directory beside ``output``;
+    Shapefiles get :data:`SHAPEFILE_NAMES` for the columns with long names. The
+    files are then moved onto their final names with
+    :func:`geonoise.io.atomic_output`, the main file last.
+    """
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.name}.") as scratch:
+        staged = Path(scratch) / output.name
+        if io.VECTOR_DRIVERS[output.suffix.lower()] == "ESRI Shapefile":
+            gdf = gdf.rename(columns=SHAPEFILE_NAMES)
+        io.write_vector(gdf, staged, layer=LAYER)
+        if with_style:
+            qgis.vector_style(staged)
+        files = sorted(Path(scratch).iterdir(), key=lambda p: p != staged)
+        with contextlib.ExitStack() as stack:
+            for file in files:  # entered main first, so it is moved into place last
+                target = stack.enter_context(
+                    io.atomic_output(output.with_name(file.name), overwrite)
+                )
+                os.replace(file, target)

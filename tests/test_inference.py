@@ -1,0 +1,202 @@
+"""Inference backends: PyTorch and ONNX Runtime give the same probabilities from raw pixels."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from geonoise.checkpoint import ModelMeta, read_checkpoint, save_model
+from geonoise.errors import InvalidInputError, ReadError
+from geonoise.export import export_onnx
+from geonoise.inference import (
+    OnnxPredictor,
+    Predictor,
+    TorchPredictor,
+    open_predictor,
+)
+from geonoise.models import NRNRSSEG, model_config
+
+BANDS, CLASSES = 4, 3
+MEAN, STD = [90.0, 100.0, 110.0, 120.0], [20.0, 30.0, 40.0, 50.0]
+#: MEAN and STD shaped to broadcast over (N, bands, H, W).
+MEAN_PX = np.asarray(MEAN, np.float32)[:, None, None]
+STD_PX = np.asarray(STD, np.float32)[:, None, None]
+
+
+def make_model_file(path: Path, seed: int = 0) -> Path:
+    """A tiny NRN-RSSEG with random weights (4 bands, 3 classes) saved as a model file."""
+    torch.manual_seed(seed)
+    config = model_config("tiny", in_channels=BANDS, num_classes=CLASSES)
+    model = NRNRSSEG(config)
+    with torch.no_grad():  # non-trivial batch-norm statistics, as after training
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+    meta = ModelMeta(
+        model=config.to_dict(),
+        class_names=["background", "building", "road"],
+        band_mean=MEAN,
+        band_std=STD,
+        tile_size=64,
+        role="student",
+        training={"preset": "tiny", "epochs": 1},
+    )
+    save_model(path, model, meta)
+    return path
+
+
+def raw_pixels(batch: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """Raw pixel values spread like the model's training data."""
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((batch, BANDS, height, width), dtype=np.float32)
+    return MEAN_PX + 2 * STD_PX * noise
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    return make_model_file(tmp_path_factory.mktemp("model") / "student.ckpt")
+
+
+@pytest.fixture(scope="module")
+def onnx_file(model_file) -> Path:
+    path = model_file.with_suffix(".onnx")
+    export_onnx(model_file, path, check=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def torch_predictor(model_file) -> TorchPredictor:
+    predictor = open_predictor(model_file, device="cpu")
+    assert isinstance(predictor, TorchPredictor)
+    return predictor
+
+
+@pytest.fixture(scope="module")
+def onnx_predictor(onnx_file) -> OnnxPredictor:
+    predictor = open_predictor(onnx_file, device="cpu")
+    assert isinstance(predictor, OnnxPredictor)
+    return predictor
+
+
+@pytest.mark.parametrize("shape", [(1, 64, 64), (3, 96, 160), (2, 32, 256), (1, 8, 8)])
+def test_onnx_and_torch_agree_at_any_batch_and_size(torch_predictor, onnx_predictor, shape):
+    image = raw_pixels(*shape)
+    expected = torch_predictor.predict(image)
+    got = onnx_predictor.predict(image)
+    assert got.shape == expected.shape == (shape[0], CLASSES, *shape[1:])
+    assert got.dtype == expected.dtype == np.float32
+    assert np.abs(got - expected).max() <= 1e-4
+
+
+def test_probabilities_are_a_distribution(torch_predictor, onnx_predictor):
+    image = raw_pixels(2, 64, 96, seed=1)
+    for predictor in (torch_predictor, onnx_predictor):
+        probabilities = predictor.predict(image)
+        assert probabilities.min() >= 0 and probabilities.max() <= 1
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_normalisation_is_inside_the_predictor(model_file, torch_predictor, onnx_predictor):
+    from geonoise.checkpoint import load_model
+
+    model, _ = load_model(model_file)
+    image = raw_pixels(1, 64, 64, seed=2)
+    normalised = (image - MEAN_PX) / STD_PX
+    with torch.no_grad():
+        expected = torch.softmax(model(torch.from_numpy(normalised))[0], dim=1).numpy()
+    for predictor in (torch_predictor, onnx_predictor):
+        assert np.abs(predictor.predict(image) - expected).max() <= 1e-4
+        assert np.abs(predictor.predict(normalised) - expected).max() > 1e-3
+
+
+def test_channels_last_does_not_change_the_result(model_file, torch_predictor):
+    from geonoise.checkpoint import load_model
+
+    model, meta = load_model(model_file)
+    plain = TorchPredictor(model, meta, channels_last=False)
+    assert torch_predictor.channels_last and not plain.channels_last
+    image = raw_pixels(2, 64, 64, seed=3)
+    assert np.abs(plain.predict(image) - torch_predictor.predict(image)).max() <= 1e-5
+
+
+def test_integer_pixels_are_accepted(onnx_predictor):
+    image = np.random.default_rng(4).integers(0, 255, (1, BANDS, 32, 32), dtype=np.uint8)
+    assert onnx_predictor.predict(image).shape == (1, CLASSES, 32, 32)
+
+
+def test_metadata_round_trips_through_onnx(model_file, torch_predictor, onnx_predictor):
+    meta, _ = read_checkpoint(model_file)
+    assert onnx_predictor.meta == torch_predictor.meta == meta
+    assert onnx_predictor.multiple == torch_predictor.multiple == 8
+    assert isinstance(onnx_predictor, Predictor) and isinstance(torch_predictor, Predictor)
+    assert onnx_predictor.providers == ["CPUExecutionProvider"]
+
+
+def test_threads_are_set(onnx_file):
+    predictor = OnnxPredictor(onnx_file, providers=["CPUExecutionProvider"], threads=1)
+    assert predictor.session.get_session_options().intra_op_num_threads == 1
+
+
+@pytest.mark.parametrize("shape", [(1, BANDS - 1, 32, 32), (1, BANDS + 1, 32, 32)])
+def test_wrong_band_count_is_refused(torch_predictor, onnx_predictor, shape):
+    for predictor in (torch_predictor, onnx_predictor):
+        with pytest.raises(InvalidInputError, match=f"takes {BANDS} bands"):
+            predictor.predict(np.zeros(shape, np.float32))
+
+
+@pytest.mark.parametrize("shape", [(BANDS, 32, 32), (1, BANDS, 30, 32), (1, BANDS, 32, 36)])
+def test_bad_batch_shape_is_refused(onnx_predictor, torch_predictor, shape):
+    for predictor in (torch_predictor, onnx_predictor):
+        with pytest.raises(InvalidInputError):
+            predictor.predict(np.zeros(shape, np.float32))
+
+
+@pytest.mark.parametrize("name", ["notes.ckpt", "notes.onnx"])
+def test_not_a_model_file(tmp_path, name):
+    path = tmp_path / name
+    path.write_text("not a model\n")
+    with pytest.raises(ReadError, match=re.escape(name)):
+        open_predictor(path, device="cpu")
+
+
+@pytest.mark.parametrize("name", ["missing.ckpt", "missing.onnx"])
+def test_missing_file(tmp_path, name):
+    with pytest.raises(ReadError, match=re.escape(name)):
+        open_predictor(tmp_path / name, device="cpu")
+
+
+def test_onnx_without_geonoise_metadata(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Softmax", ["image"], ["probabilities"], axis=1)],
+        "plain",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", BANDS, "h", "w"])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, None)],
+    )
+    path = tmp_path / "plain.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    with pytest.raises(ReadError, match=r"no geonoise metadata.*geonoise export"):
+        open_predictor(path, device="cpu")
+
+
+@pytest.mark.parametrize("fixture", ["model_file", "onnx_file"])
+def test_cuda_without_cuda_names_the_option(request, fixture):
+    import onnxruntime
+
+    has_cuda = (
+        "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+        if fixture == "onnx_file"
+        else torch.cuda.is_available()
+    )
+    if has_cuda:
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(InvalidInputError, match="--device") as info:
+        open_predictor(request.getfixturevalue(fixture), device="cuda")
+    assert info.value.option == "--device"
