@@ -217,10 +217,9 @@ def write_raster(
     tags: Mapping[str, str] | None = None,
 ) -> None:
     """Write a (bands, rows, cols) or (rows, cols) array as a GeoTIFF with the shared profile."""
-    import rasterio
-
     data = array if array.ndim == 3 else array[None]
-    profile = geotiff_profile(
+    with create_raster(
+        path,
         width=data.shape[2],
         height=data.shape[1],
         count=data.shape[0],
@@ -229,12 +228,9 @@ def write_raster(
         transform=transform,
         nodata=nodata,
         creation_options=creation_options,
-    )
-    with rasterio.open(path, "w", **profile) as dst:
+        descriptions=descriptions,
+    ) as dst:
         dst.write(data)
-        if descriptions:
-            for band, text in enumerate(descriptions, start=1):
-                dst.set_band_description(band, text)
         if colorinterp:
             dst.colorinterp = colorinterp
         if tags:
