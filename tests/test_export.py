@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
@@ -12,24 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from geonoise.checkpoint import read_checkpoint
-from geonoise.cli import main
-from geonoise.cli.export import export
+from geonoise.cli.main import cli
 from geonoise.errors import InvalidInputError, OutputExistsError, ReadError
 from geonoise.export import ExportMismatchError, export_onnx
 from geonoise.inference import OnnxPredictor, open_predictor
 from tests.test_inference import BANDS, CLASSES, make_model_file, raw_pixels
-
-
-def _group_with_export():
-    """The geonoise group with ``export`` registered (a copy until cli/main.py registers it)."""
-    if main.cli.commands.get("export") is export:
-        return main.cli
-    group = copy.copy(main.cli)
-    group.commands = {**main.cli.commands, "export": export}
-    return group
-
-
-cli = _group_with_export()
 
 
 def run(*args):
