@@ -126,7 +126,12 @@ def tile(
     total = sum(len(p.windows) for p in plans)
     with tqdm(total=total, unit="tile", desc="tiling", disable=quiet, leave=False) as bar:
         summary = write_tiles(
-            plans, output, options, overwrite=overwrite, on_tile=lambda _: bar.update()
+            plans,
+            output,
+            options,
+            overwrite=overwrite,
+            on_tile=lambda _: bar.update(),
+            jobs=jobs or _cpus(),
         )
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))

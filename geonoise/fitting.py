@@ -306,8 +306,9 @@ def fit(
     }
     earlier = _earlier_metrics(run_dir) if resume else None
     trainer = build_trainer(config, run_dir, progress=progress)
+    # Drop a last batch only when it would hold a single tile (BatchNorm cannot use it).
     train_loader = DataLoader(
-        train_set, shuffle=True, drop_last=len(train_set) > config.batch_size, **loader
+        train_set, shuffle=True, drop_last=len(train_set) % config.batch_size == 1, **loader
     )
     # Lightning draws its progress bars on stdout; stdout is for what scripts read.
     with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():

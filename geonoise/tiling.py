@@ -199,6 +199,10 @@ def _tile_records(
     context = multiprocessing.get_context("fork") if os.name == "posix" else None
     with ProcessPoolExecutor(jobs, mp_context=context) as pool:
         futures = [pool.submit(_tile_chunk, plan, w, out_dir, options) for plan, w in chunks]
+        # The workers are forked now; this process would wait idle, so it loads the index
+        # writer's libraries meanwhile (about half a second that small scenes notice).
+        import geopandas  # noqa: F401
+
         try:
             for future in futures:
                 yield from future.result()

@@ -1,0 +1,224 @@
+"""Benchmark `geonoise detect`: overhead over the bare model, and memory against scene size.
+
+In one run, on this machine:
+
+1. **Overhead** — the whole `geonoise detect` command (start-up, reading, labels,
+   blending, scoring, COG writing; quicklook off) against the pure model forward
+   of the same windows with the same backend and batch size, on in-memory
+   arrays. Target: ratio ≤ 1.15.
+2. **Memory** — peak RSS of `detect` on a scene and on one four times larger
+   (2× per side). Target: ratio ≤ 1.2.
+
+Models are random-weight NRN-RSSEG networks of the `tiny` and `seed` presets
+exported to ONNX (what users run on CPUs); speed does not depend on the weights.
+
+    .venv/bin/python benchmarks/bench_detect.py [--sizes 2048 4096] [--presets tiny seed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_tile import Run, make_scene, measure  # noqa: E402
+
+ROOT = HERE.parent
+WORK = HERE / "_work" / "detect"
+GEONOISE = ROOT / ".venv" / "bin" / "geonoise"
+WINDOW, OVERLAP, BATCH = 256, 32, 4
+
+
+def make_model(preset: str) -> Path:
+    """A random-weight model file and its ONNX export (cached)."""
+    import torch
+
+    from geonoise.checkpoint import ModelMeta, save_model
+    from geonoise.export import export_onnx
+    from geonoise.models import NRNRSSEG, model_config
+
+    onnx_path = WORK / f"{preset}.onnx"
+    if onnx_path.exists():
+        return onnx_path
+    WORK.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    config = model_config(preset)
+    meta = ModelMeta(
+        model=config.to_dict(),
+        class_names=["background", "building"],
+        band_mean=[128.0] * 3,
+        band_std=[64.0] * 3,
+        tile_size=WINDOW,
+    )
+    checkpoint = WORK / f"{preset}.ckpt"
+    save_model(checkpoint, NRNRSSEG(config).eval(), meta)
+    export_onnx(checkpoint, onnx_path, overwrite=True)
+    return onnx_path
+
+
+def windows_of(size: int) -> int:
+    from geonoise.windows import window_grid
+
+    return len(window_grid(size, size, WINDOW, OVERLAP))
+
+
+def pure_forward(model: Path, windows: int, repeats: int) -> float:
+    """Seconds for the model alone on ``windows`` windows, batched as detect batches them."""
+    import numpy as np
+
+    from geonoise.inference import open_predictor
+
+    predictor = open_predictor(model, "cpu")
+    batch = np.random.default_rng(0).uniform(0, 255, (BATCH, 3, WINDOW, WINDOW))
+    batch = batch.astype(np.float32)
+    sizes = [BATCH] * (windows // BATCH) + ([windows % BATCH] if windows % BATCH else [])
+    predictor.predict(batch)  # warm-up
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for n in sizes:
+            predictor.predict(batch[:n])
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def run_detect(scene: Path, labels: Path, model: Path, name: str, repeats: int) -> list[Run]:
+    runs = []
+    for index in range(repeats):
+        out = WORK / "out" / f"{name}_{index}.tif"
+        shutil.rmtree(out.parent, ignore_errors=True)
+        out.parent.mkdir(parents=True)
+        command = [
+            str(GEONOISE),
+            "-q",
+            "detect",
+            str(scene),
+            "-l",
+            str(labels),
+            "-m",
+            str(model),
+            "-o",
+            str(out),
+            "--window",
+            str(WINDOW),
+            "--overlap",
+            str(OVERLAP),
+            "--batch-size",
+            str(BATCH),
+            "--no-quicklook",
+        ]
+        time_v = "/usr/bin/time" if Path("/usr/bin/time").exists() else None
+        runs.append(measure(command, WORK / f"{name}.log", 0.05, time_v))
+    return runs
+
+
+def machine() -> list[str]:
+    import onnxruntime
+    import rasterio
+    import torch
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    import os
+
+    return [
+        f"- CPU: {cpu}, {os.cpu_count()} cores",
+        f"- Python {platform.python_version()}, torch {torch.__version__}, onnxruntime "
+        f"{onnxruntime.__version__}, rasterio {rasterio.__version__} (GDAL "
+        f"{rasterio.__gdal_version__})",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs=2, default=[2048, 4096])
+    parser.add_argument("--presets", nargs="+", default=["tiny", "seed"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("-o", "--output", type=Path, default=HERE / "detect.md")
+    args = parser.parse_args(argv)
+    small, large = args.sizes
+    rows, memory = [], {}
+    for preset in args.presets:
+        model = make_model(preset)
+        for size in (small, large):
+            scene, labels = make_scene(WORK.parent, size)
+            runs = run_detect(scene, labels, model, f"{preset}_{size}", args.repeats)
+            memory[(preset, size)] = max(r.maxrss_mb for r in runs)
+            if size != small:
+                continue
+            forward = pure_forward(model, windows_of(size), args.repeats)
+            whole = min(r.seconds for r in runs)
+            rows.append(
+                (
+                    preset,
+                    size,
+                    windows_of(size),
+                    whole,
+                    statistics.median(r.seconds for r in runs),
+                    forward,
+                    whole / forward,
+                )
+            )
+    lines = [
+        "# `geonoise detect`: overhead and memory",
+        "",
+        f"Command: `.venv/bin/python benchmarks/bench_detect.py --sizes {small} {large} "
+        f"--presets {' '.join(args.presets)} --repeats {args.repeats}`",
+        "",
+        *machine(),
+        "",
+        f"Window {WINDOW}, overlap {OVERLAP}, batch {BATCH}, ONNX Runtime on the CPU, "
+        "random-weight models; RGB uint8 scene with a label raster on its grid.",
+        "",
+        "## Overhead: whole command over the pure model forward (target ≤ 1.15)",
+        "",
+        "| preset | scene | windows | detect s (best) | detect s (median) | "
+        "model forward s | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for preset, size, windows, whole, median, forward, ratio in rows:
+        verdict = "met" if ratio <= 1.15 else "not met"
+        lines.append(
+            f"| {preset} | {size}² | {windows} | {whole:.2f} | {median:.2f} | "
+            f"{forward:.2f} | **{ratio:.2f}** ({verdict}) |"
+        )
+    lines += [
+        "",
+        f"## Peak memory: {large}² (4× the pixels) over {small}² (target ≤ 1.2)",
+        "",
+        "| preset | peak RSS MiB, small | peak RSS MiB, large | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    for preset in args.presets:
+        a, b = memory[(preset, small)], memory[(preset, large)]
+        verdict = "met" if b / a <= 1.2 else "not met"
+        lines.append(f"| {preset} | {a:.0f} | {b:.0f} | **{b / a:.2f}** ({verdict}) |")
+    lines += [
+        "",
+        "Peak RSS from GNU time (`/usr/bin/time -v`); the best of the runs' wall "
+        "times is the least disturbed by other load.",
+        "",
+    ]
+    text = "\n".join(lines)
+    args.output.write_text(text)
+    print(text)
+    print(json.dumps({"rows": rows}, default=str), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
