@@ -45,15 +45,15 @@ def make_model(preset: str) -> Path:
     from geonoise.export import export_onnx
     from geonoise.models import NRNRSSEG, model_config
 
-    onnx_path = WORK / f"{preset}.onnx"
+    onnx_path = WORK / f"{preset}_k4.onnx"
     if onnx_path.exists():
         return onnx_path
     WORK.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    config = model_config(preset)
+    config = model_config(preset, num_classes=4)  # the benchmark labels have 4 classes
     meta = ModelMeta(
         model=config.to_dict(),
-        class_names=["background", "building"],
+        class_names=[f"class_{k}" for k in range(4)],
         band_mean=[128.0] * 3,
         band_std=[64.0] * 3,
         tile_size=WINDOW,

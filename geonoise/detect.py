@@ -41,6 +41,10 @@ logger = logging.getLogger(__name__)
 #: Nodata of the float rasters detect writes (outside the [0, 1] of scores and probabilities).
 NODATA = -1.0
 
+#: GDAL's block cache while scoring a scene, in MiB. Strips are written once and read
+#: back once; GDAL's default (5 % of RAM) would keep every block and grow with the scene.
+GDAL_CACHE_MB = 64
+
 
 @dataclass(frozen=True)
 class DetectOptions:
@@ -373,11 +377,14 @@ def detect_scene(
     """
     import tempfile
 
+    import rasterio
+
     started = time.perf_counter()
     check_outputs(outputs, overwrite)
     meta = predictor.meta
     size = options.window_for(predictor)
     with ExitStack() as stack:
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20))
         scene = stack.enter_context(io.open_scene(scene_path))
         if scene.count != meta.bands:
             raise InvalidInputError(
