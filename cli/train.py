@@ -269,7 +269,7 @@ def train_teacher(ctx: click.Context, tiles: str, output: str, **params: Any) ->
 @click.option(
     "--distill-weight",
     type=click.FloatRange(0, 1),
-    default=0.5,
+    default=0.1,
     show_default=True,
     help="λ in λ·distillation + (1−λ)·SCE.",
 )

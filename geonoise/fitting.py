@@ -45,7 +45,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     sce_alpha: float = 0.5
     sce_beta: float = 0.5
-    distill_weight: float = 0.5
+    distill_weight: float = 0.1
     augment: bool = True
     binary_255: bool = False
     val_fraction: float = 0.2

@@ -146,7 +146,7 @@ class StudentTask(SegmentationTask):
     """
 
     def __init__(
-        self, meta: dict[str, Any], teacher: str, distill_weight: float = 0.5, **kwargs: Any
+        self, meta: dict[str, Any], teacher: str, distill_weight: float = 0.1, **kwargs: Any
     ) -> None:
         self._teacher_path = teacher
         super().__init__(meta, **kwargs)

@@ -154,7 +154,7 @@ def test_student_trains_and_says_so(tiles, teacher, tmp_path):
     assert summary["model_file"] == str(out)
     assert "val_iou_building" in summary["metrics"]
     meta, _ = read_checkpoint(out)
-    assert meta.role == "student" and meta.training["distill_weight"] == 0.5
+    assert meta.role == "student" and meta.training["distill_weight"] == 0.1
 
 
 def test_mismatched_teacher_is_refused(tiles, teacher, tmp_path):
