@@ -71,7 +71,8 @@ sample-data: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash sample_data/regenerate.sh
 
 bench-tile: $(STAMP)
-	@command -v gdal_retile.py >/dev/null || (apt-get update && apt-get install -y gdal-bin python3-gdal)
+	@command -v gdal_retile.py >/dev/null && test -x /usr/bin/time || \
+		(apt-get update && apt-get install -y gdal-bin python3-gdal time)
 	$(PY) benchmarks/bench_tile.py
 
 clean:
