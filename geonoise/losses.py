@@ -135,8 +135,9 @@ class StudentLoss(nn.Module):
 
     The default ``distill_weight = 0.1`` is what measured best on the sample data
     (benchmarks/training.md: 0.5 let a teacher from another region pull the student below
-    the same network trained on the noisy labels alone; 0.1 put it above, on average). The hint loss holds the learned regressor,
-    so the student's optimizer must include this module's parameters.
+    the same network trained on the noisy labels alone; 0.1 put it above, on average).
+    The hint loss holds the learned regressor, so the student's optimizer must include
+    this module's parameters.
 
     Args:
         sce: The label term.
