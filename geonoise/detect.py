@@ -282,11 +282,30 @@ def _open_writers(scene: Any, meta: Any, scratch: Path, keep_probs: bool) -> _Wr
     return _Writers(noise, classes, probs)
 
 
-def _check_label_classes(label: np.ndarray, valid: np.ndarray, meta: Any, path: str) -> None:
-    unknown = label[valid & (label != IGNORE) & (label >= meta.num_classes)]
+@dataclass
+class ScoreTally:
+    """Running count, sum and count above 0.5 of the scored (non-NaN) pixel scores."""
+
+    scored: float = 0.0
+    score_sum: float = 0.0
+    noisy: float = 0.0
+
+    def add(self, score: np.ndarray) -> None:
+        values = score[~np.isnan(score)]
+        self.scored += values.size
+        self.score_sum += float(values.sum())
+        self.noisy += float((values > 0.5).sum())
+
+
+def check_label_classes(
+    label: np.ndarray, meta: Any, source: str, valid: np.ndarray | None = None
+) -> None:
+    """Refuse labels (where ``valid``) holding a class the model does not know."""
+    known = label != IGNORE if valid is None else valid & (label != IGNORE)
+    unknown = label[known & (label >= meta.num_classes)]
     if unknown.size:
         raise InvalidInputError(
-            f"{path} has class {int(unknown.max())}, but the model knows only classes "
+            f"{source} has class {int(unknown.max())}, but the model knows only classes "
             f"0..{meta.num_classes - 1} ({', '.join(meta.class_names)})",
             "--labels",
         )
@@ -299,33 +318,29 @@ def _write_strip(
     valid: np.ndarray,
     label: np.ndarray,
     thresholds: ThresholdAccumulator,
-) -> dict[str, float]:
+    tally: ScoreTally,
+) -> None:
     from rasterio.windows import Window as RioWindow
 
     window = RioWindow(0, top, probs.shape[2], probs.shape[1])
     label = np.where(valid, label, IGNORE).astype(np.uint8)
     predicted = np.where(valid, probs.argmax(0), IGNORE).astype(np.uint8)
     score = self_confidence(probs, label)
-    scored = ~np.isnan(score)
+    tally.add(score)
     thresholds.update(probs, label)
-    writers.noise.write(np.where(scored, score, NODATA)[None].astype(np.float32), window=window)
+    writers.noise.write(np.nan_to_num(score, nan=NODATA)[None].astype(np.float32), window=window)
     writers.classes.write(np.stack([label, predicted]), window=window)
     if writers.probs is not None:
         writers.probs.write(np.where(valid, probs, NODATA).astype(np.float32), window=window)
-    return {
-        "scored": float(scored.sum()),
-        "score_sum": float(score[scored].sum()),
-        "noisy": float((score[scored] > 0.5).sum()),
-    }
 
 
 def _rescore_confident_learning(
     scene: Any, scratch: Path, thresholds: np.ndarray, rows: int = 512
-) -> tuple[Path, dict[str, float]]:
+) -> tuple[Path, ScoreTally]:
     """Second pass for confident learning: scores from the stored probabilities."""
     from rasterio.windows import Window as RioWindow
 
-    totals = {"scored": 0.0, "score_sum": 0.0, "noisy": 0.0}
+    tally = ScoreTally()
     target = scratch / "noise_cl.tif"
     writer = io.create_raster(
         target,
@@ -349,12 +364,9 @@ def _rescore_confident_learning(
             probs = probs_src.read(window=window)
             label = classes_src.read(1, window=window)
             score = confident_learning(probs, label, thresholds)
-            scored = ~np.isnan(score)
-            writer.write(np.where(scored, score, NODATA)[None].astype(np.float32), window=window)
-            totals["scored"] += float(scored.sum())
-            totals["score_sum"] += float(score[scored].sum())
-            totals["noisy"] += float((score[scored] > 0.5).sum())
-    return target, totals
+            tally.add(score)
+            writer.write(np.nan_to_num(score, nan=NODATA)[None].astype(np.float32), window=window)
+    return target, tally
 
 
 def detect_scene(
@@ -406,20 +418,17 @@ def detect_scene(
         confident = options.method == "confident-learning"
         writers = _open_writers(scene, meta, scratch, options.probabilities or confident)
         thresholds = ThresholdAccumulator(meta.num_classes)
-        totals = {"scored": 0.0, "score_sum": 0.0, "noisy": 0.0}
+        tally = ScoreTally()
         try:
             for top, probs, valid in blended_strips(scene, predictor, size, options, on_window):
                 label = labels.read(_full_width(scene, top, probs.shape[1]))
-                _check_label_classes(label, valid, meta, labels_path)
-                for key, value in _write_strip(
-                    writers, top, probs, valid, label, thresholds
-                ).items():
-                    totals[key] += value
+                check_label_classes(label, meta, labels_path, valid)
+                _write_strip(writers, top, probs, valid, label, thresholds, tally)
         finally:
             writers.close()
         noise_source = scratch / "noise.tif"
         if confident:
-            noise_source, totals = _rescore_confident_learning(
+            noise_source, tally = _rescore_confident_learning(
                 scene, scratch, thresholds.thresholds()
             )
         finals = _publish(outputs, scratch, noise_source, options, overwrite, meta)
@@ -434,7 +443,7 @@ def detect_scene(
         outputs,
         options,
         size,
-        totals,
+        tally,
         thresholds,
         time.perf_counter() - started,
     )
@@ -480,11 +489,11 @@ def _summary(
     outputs: SceneOutputs,
     options: DetectOptions,
     size: int,
-    totals: dict[str, float],
+    tally: ScoreTally,
     thresholds: ThresholdAccumulator,
     seconds: float,
 ) -> dict[str, Any]:
-    scored = totals["scored"]
+    scored = tally.scored
     summary = {
         "scene": scene_path,
         "labels": labels_path,
@@ -496,8 +505,8 @@ def _summary(
         "window": size,
         "overlap": options.overlap_for(size),
         "scored_pixels": int(scored),
-        "mean_score": totals["score_sum"] / scored if scored else None,
-        "noisy_fraction": totals["noisy"] / scored if scored else None,
+        "mean_score": tally.score_sum / scored if scored else None,
+        "noisy_fraction": tally.noisy / scored if scored else None,
         "seconds": round(seconds, 3),
     }
     if options.method == "confident-learning":

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from geonoise import io
-from geonoise.detect import NODATA, DetectOptions, predict_windows
+from geonoise.detect import NODATA, DetectOptions, check_label_classes, predict_windows
 from geonoise.errors import InvalidInputError
 from geonoise.labels import IGNORE
 from geonoise.noise import ThresholdAccumulator, confident_learning, self_confidence
@@ -164,13 +164,7 @@ def _score_all(
 
 def _labels(sample: dict[str, Any], meta: Any) -> np.ndarray:
     label = sample["mask"].numpy().astype(np.uint8)
-    unknown = label[(label != IGNORE) & (label >= meta.num_classes)]
-    if unknown.size:
-        raise InvalidInputError(
-            f"tile {sample['tile_id']} has class {int(unknown.max())}, but "
-            f"the model knows only 0..{meta.num_classes - 1}",
-            "--labels",
-        )
+    check_label_classes(label, meta, f"tile {sample['tile_id']}")
     return label
 
 
