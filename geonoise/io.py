@@ -344,6 +344,17 @@ def write_csv(path: str | os.PathLike, rows: list[Mapping[str, Any]], columns: l
         writer.writerows(rows)
 
 
+def read_csv(path: str | os.PathLike) -> list[dict[str, str]]:
+    """Rows of a CSV file with a header, as dicts of strings; unreadable files raise ReadError."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            return list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ReadError(f"cannot read {path} as CSV: {_first_line(exc)}") from exc
+
+
 def check_output(path: str | os.PathLike, overwrite: bool) -> None:
     """Refuse an existing output unless ``overwrite``; call it before doing any work."""
     if os.path.lexists(path) and not overwrite:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -114,3 +115,48 @@ def _stretch(image):
     if data.shape[0] == 1:
         data = np.repeat(data, 3, axis=0)
     return data.transpose(1, 2, 0)
+
+
+def plot_precision_recall(
+    recall: Sequence[float],
+    precision: Sequence[float],
+    path: str | os.PathLike,
+    *,
+    average_precision: float,
+    base_rate: float,
+    best: tuple[float, float, float] | None = None,
+    title: str = "",
+) -> None:
+    """A precision-recall curve as a PNG, with the no-skill line and the best-F1 point.
+
+    Args:
+        recall: Recall at each threshold, from the highest threshold down.
+        precision: Precision at the same thresholds.
+        path: The PNG to write (the caller makes it atomic).
+        average_precision: Shown in the legend.
+        base_rate: Share of positives: the precision of a map that knows nothing.
+        best: ``(recall, precision, threshold)`` of the best F1, marked on the curve.
+        title: Figure title.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(figsize=(5.5, 5), constrained_layout=True)
+    axes.plot(
+        [0, *recall],
+        [1 if len(precision) == 0 else precision[0], *precision],
+        drawstyle="steps-pre",  # precision P_n over (R_n-1, R_n]: the area is the AP
+        label=f"noise score (AP {average_precision:.3f})",
+    )
+    axes.axhline(base_rate, color="grey", linestyle="--", label=f"no skill ({base_rate:.3f})")
+    if best is not None:
+        r, p, threshold = best
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        axes.plot(r, p, "o", color="C3", label=f"best F1 {f1:.3f} at score ≥ {threshold:.3g}")
+    axes.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title=title)
+    axes.legend(loc="lower left", fontsize="small")
+    axes.grid(alpha=0.3)
+    fig.savefig(path, dpi=100, format="png")
+    plt.close(fig)
