@@ -10,7 +10,7 @@ import click
 from geonoise import __version__
 from geonoise.errors import GeonoiseError
 
-from . import detect, export, pending, synth, tile, train, vectorize
+from . import detect, evaluate, export, synth, tile, train, vectorize
 from .options import verbosity
 
 logger = logging.getLogger("geonoise")
@@ -89,5 +89,4 @@ cli.add_command(export.export)
 cli.add_command(vectorize.vectorize)
 cli.add_command(train.train_teacher)
 cli.add_command(train.train_student)
-for command in pending.COMMANDS:
-    cli.add_command(command)
+cli.add_command(evaluate.evaluate)
