@@ -55,6 +55,24 @@ device_opt = click.option(
 )
 
 
+def jobs_opt(what: str):
+    """``--jobs N``: worker processes for ``what``; default (None) means every CPU available."""
+    return click.option(
+        "--jobs",
+        type=click.IntRange(1),
+        default=None,
+        metavar="N",
+        help=f"Processes {what} [default: the CPUs available].",
+    )
+
+
+def jobs_or_cpus(jobs: int | None) -> int:
+    """The ``--jobs`` value, or the CPUs this process may use when it was not given."""
+    from geonoise.parallel import available_cpus
+
+    return jobs or available_cpus()
+
+
 def verbosity(ctx: click.Context) -> int:
     """The group's -v/-q balance: > 0 more detail, < 0 quieter."""
     root = ctx.find_root()

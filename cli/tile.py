@@ -6,7 +6,15 @@ import json
 
 import click
 
-from .options import creation_options_opt, json_opt, output_opt, overwrite_opt, verbosity
+from .options import (
+    creation_options_opt,
+    jobs_opt,
+    jobs_or_cpus,
+    json_opt,
+    output_opt,
+    overwrite_opt,
+    verbosity,
+)
 
 
 @click.command(short_help="Cut scenes and labels into georeferenced tiles with an index.")
@@ -58,12 +66,7 @@ from .options import creation_options_opt, json_opt, output_opt, overwrite_opt, 
     is_flag=True,
     help="Resample (nearest) label rasters that are not on the scene's grid.",
 )
-@click.option(
-    "--jobs",
-    type=click.IntRange(1),
-    default=None,
-    help="Processes writing tiles (default: the CPUs available).",
-)
+@jobs_opt("writing tiles")
 @creation_options_opt
 @overwrite_opt
 @json_opt
@@ -131,7 +134,7 @@ def tile(
             options,
             overwrite=overwrite,
             on_tile=lambda _: bar.update(),
-            jobs=jobs or _cpus(),
+            jobs=jobs_or_cpus(jobs),
         )
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
@@ -145,9 +148,3 @@ def tile(
                 err=True,
             )
     click.echo(output)
-
-
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

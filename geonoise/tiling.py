@@ -9,11 +9,9 @@ written window by window, so memory does not grow with the scene.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +21,7 @@ import numpy as np
 from geonoise import io
 from geonoise.errors import GeonoiseError, InvalidInputError
 from geonoise.labels import IGNORE, open_labels
+from geonoise.parallel import ordered_map
 from geonoise.windows import Window, window_grid
 
 if TYPE_CHECKING:
@@ -189,26 +188,24 @@ def _tile_records(
         for plan in plans
         for start in range(0, len(plan.windows), CHUNK_WINDOWS)
     ]
-    if jobs <= 1 or len(chunks) == 1:
-        try:
-            for plan, windows in chunks:
-                yield from _tile_chunk(plan, windows, out_dir, options)
-        finally:
-            _close_sources()
-        return
-    context = multiprocessing.get_context("fork") if os.name == "posix" else None
-    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        futures = [pool.submit(_tile_chunk, plan, w, out_dir, options) for plan, w in chunks]
-        # The workers are forked now; this process would wait idle, so it loads the index
-        # writer's libraries meanwhile (about half a second that small scenes notice).
-        import geopandas  # noqa: F401
+    try:
+        for records in ordered_map(
+            _tile_chunk,
+            [(plan, windows, out_dir, options) for plan, windows in chunks],
+            jobs,
+            while_waiting=_load_index_writer,
+        ):
+            yield from records
+    finally:
+        _close_sources()
 
-        try:
-            for future in futures:
-                yield from future.result()
-        except BaseException:
-            pool.shutdown(cancel_futures=True)
-            raise
+
+def _load_index_writer() -> None:
+    """Import the index writer's libraries while the workers cut tiles.
+
+    This process would otherwise wait idle; small scenes notice the half second.
+    """
+    import geopandas  # noqa: F401
 
 
 def _tile_chunk(
