@@ -58,10 +58,10 @@ def geotiff_profile(
     """The profile of every GeoTIFF geonoise writes.
 
     Tiled with 256-pixel blocks where the raster is big enough (GDAL wants block
-    edges that are multiples of 16), DEFLATE with the predictor that suits the
-    data type. ``creation_options`` (from ``--co``) override any of these.
+    edges that are multiples of 16), compressed losslessly with the predictor
+    that suits the data type (:func:`compression`). ``creation_options`` (from
+    ``--co``) override any of these.
     """
-    floating = dtype.startswith("float")
     profile: dict[str, Any] = {
         "driver": "GTiff",
         "width": width,
@@ -71,16 +71,40 @@ def geotiff_profile(
         "crs": crs,
         "transform": transform,
         "nodata": nodata,
-        "compress": "deflate",
-        "predictor": 3 if floating else 2,
+        **compression(dtype),
         "interleave": "pixel" if count > 1 else "band",
     }
     block = min(BLOCK_SIZE, width, height) // 16 * 16
     if block >= 16:
         profile.update(tiled=True, blockxsize=block, blockysize=block)
-    for key, value in (creation_options or {}).items():
-        profile[key.lower()] = value
-    return profile
+    return _override(profile, creation_options, level="zstd_level")
+
+
+def _override(
+    options: dict[str, Any], creation_options: Mapping[str, str] | None, level: str
+) -> dict[str, Any]:
+    """``options`` with the user's creation options on top (keys lower-case).
+
+    A user's own COMPRESS drops our codec's ``level`` option, which belongs to our codec.
+    """
+    given = {key.lower(): value for key, value in (creation_options or {}).items()}
+    if "compress" in given:
+        options.pop(level, None)
+    return {**options, **given}
+
+
+def compression(dtype: str) -> dict[str, Any]:
+    """Lossless compression for a data type, as creation options (lower-case keys).
+
+    Floats (noise scores, probabilities): ZSTD level 1 with the floating-point
+    predictor. On noise maps it compresses as well as DEFLATE, writes about 3x
+    and reads about 1.6x faster (rasterio's GDAL, 2-core Xeon), and QGIS reads
+    it (GDAL >= 2.3). Integers (labels, classes, imagery): DEFLATE with the
+    horizontal predictor, which every GIS reads.
+    """
+    if dtype.startswith("float"):
+        return {"compress": "zstd", "zstd_level": 1, "predictor": 3}
+    return {"compress": "deflate", "predictor": 2}
 
 
 def open_raster(path: str | os.PathLike) -> rasterio.io.DatasetReader:
@@ -278,23 +302,23 @@ def write_cog(
 ) -> None:
     """Copy a finished GeoTIFF to ``path`` as a Cloud Optimized GeoTIFF (GDAL's COG driver).
 
-    Tiled, DEFLATE-compressed, with overviews made by ``resampling``;
-    ``creation_options`` (from ``--co``) override the defaults.
+    Tiled, compressed as :func:`compression` says, with overviews made by
+    ``resampling``; ``creation_options`` (from ``--co``) override the defaults.
     """
     import rasterio
     import rasterio.shutil
 
     with rasterio.open(source) as src:
-        floating = src.dtypes[0].startswith("float")
+        codec = compression(src.dtypes[0])
     options = {
-        "compress": "DEFLATE",
-        "predictor": "FLOATING_POINT" if floating else "YES",
+        "compress": codec["compress"].upper(),
+        "predictor": "FLOATING_POINT" if codec["predictor"] == 3 else "YES",
+        **({"level": codec["zstd_level"]} if "zstd_level" in codec else {}),
         "blocksize": "512",
         "overviews": "AUTO",
         "resampling": resampling.upper(),
     }
-    for key, value in (creation_options or {}).items():
-        options[key.lower()] = value
+    options = _override(options, creation_options, level="level")
     rasterio.shutil.copy(source, path, driver="COG", **options)
 
 
