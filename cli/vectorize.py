@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import json_opt, output_opt, overwrite_opt, verbosity
+from .options import jobs_opt, jobs_or_cpus, json_opt, output_opt, overwrite_opt, verbosity
 
 
 @click.command(short_help="Turn a noise map into polygons for QGIS.")
@@ -67,6 +67,7 @@ from .options import json_opt, output_opt, overwrite_opt, verbosity
     metavar="PIXELS",
     help="Edge of the blocks read at a time (memory use grows with its square).",
 )
+@jobs_opt("scanning blocks of the noise map")
 @overwrite_opt
 @json_opt
 @click.pass_context
@@ -81,6 +82,7 @@ def vectorize(
     classes_path: str | None,
     boundary_width: int,
     window_size: int,
+    jobs: int | None,
     overwrite: bool,
     as_json: bool,
 ) -> None:
@@ -111,6 +113,7 @@ def vectorize(
         simplify=simplify,
         boundary_width=boundary_width,
         window_size=window_size,
+        jobs=jobs_or_cpus(jobs),
     )
     quiet = verbosity(ctx) < 0
     with tqdm(unit="window", desc="vectorizing", disable=quiet, leave=False) as bar:

@@ -22,6 +22,7 @@ from geonoise.vectorize import (
     blocks,
     classes_path_for,
     connected_groups,
+    simplify,
     vectorize,
 )
 from geonoise.windows import window_grid
@@ -377,3 +378,41 @@ def test_connected_groups_join_exactly_the_connected_items(count, pairs):
                     stack.extend(neighbours[item])
             seen += 1
     assert groups.tolist() == expected.tolist()
+
+
+def test_simplify_falls_back_to_topology_preserving_where_quick_one_breaks():
+    # Douglas-Peucker at this tolerance collapses the small hole and pinches the
+    # thin neck; the polygons must keep their rings and stay valid.
+    holed = shapely.Polygon(
+        [(0, 0), (40, 0), (40, 40), (0, 40)], [[(10, 10), (11, 10), (11, 11), (10, 11)]]
+    )
+    sliver = shapely.Polygon([(0, 0), (30, 0), (30, 0.4), (15, 0.2), (0, 0.4)])
+    plain = shapely.box(0, 0, 10, 10)
+    geoms = np.array([holed, sliver, plain], dtype=object)
+    quick = shapely.simplify(geoms, 2.0, preserve_topology=False)
+    assert shapely.get_num_interior_rings(quick[0]) == 0 and quick[1].is_empty  # the traps
+    simple = simplify(geoms, 2.0)
+    assert shapely.is_valid(simple).all() and not shapely.is_empty(simple).any()
+    assert shapely.get_num_interior_rings(simple[0]) == 1
+    assert list(shapely.get_type_id(simple)) == [shapely.GeometryType.POLYGON] * 3
+    assert simple[2].equals(plain)
+
+
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_worker_processes_give_the_same_layer_as_one_process(tmp_path, in_memory):
+    score = blobby(7, 150, 130, 5)
+    classes = np.stack([blobby(8, 150, 130, 7) > 0.5, blobby(9, 150, 130, 7) > 0.5])
+    with contextlib.ExitStack() as stack:
+        if in_memory:  # /vsimem/ files are in this process's memory, which a fork copies
+            noise = memory_raster(stack, score)
+            companion = memory_raster(stack, classes.astype("uint8"))
+        else:
+            noise = stack.enter_context(rasterio.open(write_noise(tmp_path / "n.tif", score)))
+            path = write_classes(tmp_path / "c.tif", *classes.astype("uint8"))
+            companion = stack.enter_context(rasterio.open(path))
+        options = {"threshold": 0.6, "window_size": 32, "simplify": 0.5, "fill_holes": 2.0}
+        serial = vectorize(noise, companion, VectorizeOptions(**options, jobs=1))
+        parallel = vectorize(noise, companion, VectorizeOptions(**options, jobs=3))
+    assert len(serial) > 20
+    assert_same_layers(serial, parallel)
+    assert shapely.equals(serial.geometry.values, parallel.geometry.values).all()
