@@ -49,12 +49,15 @@ class ThresholdAccumulator:
         self.counts = np.zeros(num_classes, np.int64)
 
     def update(self, probs: np.ndarray, labels: np.ndarray) -> None:
-        p_label = label_probability(probs, labels)
+        """Add the pixels of ``probs`` and their ``labels``."""
+        self.add(label_probability(probs, labels), labels)
+
+    def add(self, p_label: np.ndarray, labels: np.ndarray) -> None:
+        """Add pixels whose ``p(label)`` is known already (NaN: not labelled)."""
         valid = ~np.isnan(p_label)
-        self.sums += np.bincount(labels[valid], weights=p_label[valid], minlength=len(self.sums))[
-            : len(self.sums)
-        ]
-        self.counts += np.bincount(labels[valid], minlength=len(self.sums))[: len(self.sums)]
+        k = len(self.sums)
+        self.sums += np.bincount(labels[valid], weights=p_label[valid], minlength=k)[:k]
+        self.counts += np.bincount(labels[valid], minlength=k)[:k]
 
     def thresholds(self) -> np.ndarray:
         """Per-class thresholds; 1/K for a class no pixel is labelled with."""
