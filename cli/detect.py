@@ -52,9 +52,13 @@ def _expand_lists(values: tuple[str, ...]) -> list[str]:
 @click.option(
     "-m",
     "--model",
+    "models",
     required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="A model file from train-teacher/train-student, or an .onnx from export.",
+    multiple=True,
+    help="A model file from train-teacher/train-student, or an .onnx from export. "
+    "Repeat it, or give @FILE (e.g. the student.folds.txt of train-student --folds), for "
+    "several: cross-fitted models each score only the region they held out, others "
+    "are averaged.",
 )
 @output_opt
 @click.option(
@@ -139,7 +143,7 @@ def detect(
     ctx: click.Context,
     scenes: tuple[str, ...],
     labels: tuple[str, ...],
-    model: str,
+    models: tuple[str, ...],
     output: str,
     tiles: str | None,
     **options: Any,
@@ -163,9 +167,10 @@ def detect(
       geonoise detect @scenes.txt -l @labels.txt -m student.ckpt -o noise/ --skip-existing
       geonoise detect --tiles tiles/ -m student.ckpt -o ranking/ --tile-score iou
       geonoise detect --tiles patches/ -l masks/ --binary-255 -m s.onnx -o ranking/
+      geonoise detect scene.tif -l labels.tif -m @student.folds.txt -o noise.tif
     """
+    from geonoise.crossfit import open_models
     from geonoise.detect import DetectOptions
-    from geonoise.inference import open_predictor
 
     detect_options = DetectOptions(
         window=options["window"],
@@ -183,11 +188,11 @@ def detect(
     if tiles is not None:
         if scenes:
             raise click.UsageError("give either SCENES or --tiles, not both")
-        _tile_mode(ctx, tiles, labels, model, output, detect_options, options)
+        _tile_mode(ctx, tiles, labels, _expand_lists(models), output, detect_options, options)
         return
     if not scenes:
         raise click.UsageError("give SCENES to score, or --tiles for tile mode")
-    predictor = open_predictor(model, options["device"])
+    predictor = open_models(_expand_lists(models), options["device"])
     _scene_mode(
         ctx,
         _expand_lists(scenes),
@@ -270,7 +275,7 @@ def _tile_mode(
     ctx: click.Context,
     tiles: str,
     labels: tuple[str, ...],
-    model: str,
+    models: list[str],
     output: str,
     detect_options: Any,
     options: dict[str, Any],
@@ -278,8 +283,8 @@ def _tile_mode(
     from tqdm import tqdm
 
     from geonoise import io
+    from geonoise.crossfit import open_models
     from geonoise.fitting import open_training_data
-    from geonoise.inference import open_predictor
     from geonoise.ranking import RankOptions, rank_tiles
 
     if len(labels) > 1:
@@ -289,7 +294,7 @@ def _tile_mode(
     dataset = open_training_data(
         tiles, labels[0] if labels else None, cache=False, binary_255=options["binary_255"]
     )
-    predictor = open_predictor(model, options["device"])
+    predictor = open_models(models, options["device"])
     quiet = verbosity(ctx) < 0
     with tqdm(total=len(dataset), unit="tile", desc="detect", disable=quiet, leave=False) as bar:
         summary = rank_tiles(

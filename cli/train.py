@@ -124,7 +124,15 @@ def training_options(command: Callable) -> Callable:
         click.option(
             "--block-size",
             type=click.FloatRange(0, min_open=True),
-            help="Edge of the validation blocks in map units (default: 4 tiles).",
+            help="Edge of the validation (and fold) blocks in map units (default: 4 tiles).",
+        ),
+        click.option(
+            "--folds",
+            type=click.IntRange(1),
+            default=d.folds,
+            show_default=True,
+            help="Cross-fitting: train one model per spatial fold of the tiles, each blind to "
+            "its fold's labels; writes <name>.fold1…N and <name>.folds.txt for detect -m @.",
         ),
         click.option(
             "--patience",
@@ -205,35 +213,43 @@ def _run(
     teacher: str | None,
     params: dict[str, Any],
 ) -> None:
-    from geonoise.fitting import TrainConfig, fit
+    from geonoise.fitting import TrainConfig, fit, fit_folds, fold_paths
 
     labels_dir = params.pop("labels_dir")
     resume, overwrite, as_json = (params.pop(k) for k in ("resume", "overwrite", "as_json"))
     params["loggers"] = list(params["loggers"])
     config = TrainConfig.from_mapping(params, "options")
     quiet = verbosity(ctx) < 0
-    result = fit(
-        role,
-        tiles,
-        output,
-        config,
-        labels_dir=labels_dir,
-        teacher=teacher,
-        resume=resume,
-        overwrite=overwrite,
-        progress=not quiet,
-    )
-    if result is None:  # a non-zero DDP rank: rank 0 reports
-        return
+    common = {"teacher": teacher, "resume": resume, "overwrite": overwrite, "progress": not quiet}
+    if config.folds > 1:
+        if labels_dir is not None:
+            raise click.UsageError("--folds needs a tile directory (footprints), not --labels-dir")
+        results = fit_folds(role, tiles, output, config, config.folds, **common)
+        if results is None:  # a non-zero DDP rank: rank 0 reports
+            return
+        listing = str(fold_paths(output, config.folds)[1])
+    else:
+        result = fit(role, tiles, output, config, labels_dir=labels_dir, **common)
+        if result is None:
+            return
+        results, listing = [result], None
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        payload = (
+            results[0].to_dict()
+            if listing is None
+            else {
+                "folds": [r.to_dict() for r in results],
+                "list": listing,
+            }
+        )
+        click.echo(json.dumps(payload, indent=2))
         return
     if not quiet:
-        scores = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result.metrics.items()))
-        click.echo(
-            f"best epoch: {scores}\ncurves: {result.curves}\nrun: {result.run_dir}", err=True
-        )
-    click.echo(result.model_file)
+        for result in results:
+            scores = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result.metrics.items()))
+            click.echo(f"{result.model_file}: best epoch: {scores}", err=True)
+            click.echo(f"curves: {result.curves}\nrun: {result.run_dir}", err=True)
+    click.echo(listing or results[0].model_file)
 
 
 @click.command("train-teacher", short_help="Train the NRN-RSSEG teacher on clean labels.")
@@ -286,5 +302,13 @@ def train_student(ctx: click.Context, tiles: str, output: str, teacher: str, **p
     Examples:
       geonoise train-student tiles_target/ --teacher teacher.ckpt -o student.ckpt
       geonoise train-student tiles/ --teacher t.ckpt -o s.ckpt --distill-weight 0.7
+      geonoise train-student tiles/ --teacher t.ckpt -o s.ckpt --folds 3
+      geonoise detect scene.tif -l labels.tif -m @s.folds.txt -o noise.tif
+
+    With --folds K, the tiles are split into K spatially blocked folds and one
+    student is trained per fold without that fold's tiles (s.fold1.ckpt …),
+    each carrying the region it held out; detect -m @s.folds.txt then scores
+    every pixel with the student that never saw its label (out-of-sample
+    scores, which confident learning assumes).
     """
     _run(ctx, "student", tiles, output, teacher, params)

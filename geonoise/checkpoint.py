@@ -39,6 +39,9 @@ class ModelMeta:
     role: str = "teacher"
     geonoise_version: str = __version__
     training: dict[str, Any] = field(default_factory=dict)
+    #: Where this model never saw a label (cross-fitting): ``{"crs": WKT, "wkt": geometry}``.
+    #: None for a model that may score anywhere. See :mod:`geonoise.crossfit`.
+    holdout: dict[str, str] | None = None
 
     @property
     def bands(self) -> int:

@@ -480,6 +480,75 @@ def blocked_split(
     )
 
 
+@dataclass(frozen=True)
+class Fold:
+    """One cross-fitting fold: tiles held out from its model, and the tiles it may train on."""
+
+    held_out: list[str]
+    train: list[str]
+
+
+def spatial_folds(
+    index: gpd.GeoDataFrame, folds: int, block_size: float | None = None
+) -> list[Fold]:
+    """Split tiles into ``folds`` spatially blocked folds for cross-fitting.
+
+    Tiles are grouped into square blocks as in :func:`blocked_split`. The blocks
+    are walked in a snake along the longer side of the area and cut into
+    ``folds`` contiguous runs with about equal numbers of tiles: stripes, whose
+    few borders cost few tiles. Every tile is held out by exactly one fold. A
+    fold's model trains on the tiles of the other folds, less those that share
+    area with one of its held-out tiles: no pixel a model scores out of sample
+    was in its training data.
+
+    Raises:
+        InvalidInputError: fewer blocks than folds, or a fold left with no training tile.
+    """
+    if folds < 2:
+        raise InvalidInputError(f"{folds} fold(s): cross-fitting needs at least 2", "--folds")
+    footprints = index.geometry.to_numpy()
+    cells = _spatial_cells(index.geometry.bounds.to_numpy(), block_size)
+    unique, blocks = np.unique(cells, axis=0, return_inverse=True)
+    blocks = blocks.reshape(-1)
+    if len(unique) < folds:
+        raise InvalidInputError(
+            f"the tiles fall in {len(unique)} spatial blocks, too few for {folds} folds; "
+            "pass fewer --folds or a smaller --block-size",
+            "--folds",
+        )
+    span = unique.max(axis=0) - unique.min(axis=0)
+    along, across = (0, 1) if span[0] >= span[1] else (1, 0)
+    snake = np.where(unique[:, along] % 2 == 0, unique[:, across], -unique[:, across])
+    order = np.lexsort((snake, unique[:, along]))
+    counts = np.bincount(blocks)[order]
+    middle = np.cumsum(counts) - counts / 2
+    fold_of_block = np.empty(len(unique), np.int64)
+    fold_of_block[order] = np.minimum(middle * folds // counts.sum(), folds - 1)
+    ids = index["tile_id"].astype(str).to_numpy()
+    result = []
+    for fold in range(folds):
+        held = fold_of_block[blocks] == fold
+        train = ~held & ~_overlapping(footprints, held)
+        if not held.any() or not train.any():
+            raise InvalidInputError(
+                f"fold {fold + 1} of {folds} has no tile to hold out or none to train on "
+                "(every other tile overlaps one it holds out); pass fewer --folds, a "
+                "smaller --block-size, or tile with less --overlap",
+                "--folds",
+            )
+        result.append(Fold(ids[held].tolist(), ids[train].tolist()))
+    return result
+
+
+def holdout_region(index: gpd.GeoDataFrame, tile_ids: Sequence[str]) -> dict[str, str]:
+    """The union of some tiles' footprints, as stored in a model's meta (CRS WKT, WKT)."""
+    import shapely
+
+    picked = index[index["tile_id"].astype(str).isin(set(tile_ids))]
+    region = shapely.union_all(picked.geometry.to_numpy())
+    return {"crs": index.crs.to_wkt(), "wkt": shapely.to_wkt(region, rounding_precision=-1)}
+
+
 def folder_split(
     names: Sequence[str], val_fraction: float = 0.2, seed: int = 0
 ) -> tuple[list[str], list[str]]:
@@ -508,7 +577,13 @@ def _check_fraction(val_fraction: float) -> None:
 
 
 def _spatial_blocks(bounds: np.ndarray, block_size: float | None) -> np.ndarray:
-    """Block number of each footprint ``(minx, miny, maxx, maxy)`` on a square grid.
+    """Block number of each footprint ``(minx, miny, maxx, maxy)`` on a square grid."""
+    _, blocks = np.unique(_spatial_cells(bounds, block_size), axis=0, return_inverse=True)
+    return blocks.reshape(-1)
+
+
+def _spatial_cells(bounds: np.ndarray, block_size: float | None) -> np.ndarray:
+    """Grid cell ``(column, row)`` of each footprint's centre on a square grid.
 
     The default block (4 tile widths) is halved while all tiles fall in one
     block, so that small data sets still split.
@@ -521,9 +596,8 @@ def _spatial_blocks(bounds: np.ndarray, block_size: float | None) -> np.ndarray:
     origin = centres.min(axis=0)
     while True:
         cells = np.floor((centres - origin) / size).astype(np.int64)
-        _, blocks = np.unique(cells, axis=0, return_inverse=True)
-        if blocks.max() > 0:
-            return blocks.reshape(-1)
+        if (cells != cells[0]).any():
+            return cells
         if block_size is not None or not size > width / 4:
             raise InvalidInputError(
                 f"all {len(bounds)} tiles fall in one spatial block of {size:g} map units; "

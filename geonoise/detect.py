@@ -200,6 +200,9 @@ def blended_strips(
     on_window: Callable[[], None] | None = None,
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """Yield ``(top row, probabilities (K, n, width), valid (n, width))`` strip by strip."""
+    from geonoise.crossfit import as_model_set
+
+    models = as_model_set(predictor)
     overlap = options.overlap_for(size)
     windows = window_grid(scene.width, scene.height, size, overlap)
     tops = sorted({w.row_off for w in windows})
@@ -216,7 +219,9 @@ def blended_strips(
                 io.read_valid_mask(scene, w.to_rasterio(), data=image)
                 for w, image in zip(batch, images, strict=True)
             ]
-            probs = predict_windows(predictor, np.stack(images).astype(np.float32), options.tta)
+            transforms = [scene.window_transform(w.to_rasterio()) for w in batch]
+            stacked = np.stack(images).astype(np.float32)
+            probs = models.predict_at(stacked, transforms, scene.crs, options.tta)
             for window, p, v in zip(batch, probs, valid, strict=True):
                 blender.add(window, p, v)
                 if on_window is not None:
@@ -403,10 +408,14 @@ def detect_scene(
 
     import rasterio
 
+    from geonoise.crossfit import as_model_set
+
     started = time.perf_counter()
     check_outputs(outputs, overwrite)
-    meta = predictor.meta
-    size = options.window_for(predictor)
+    models = as_model_set(predictor)
+    in_sample_before = models.in_sample_pixels
+    meta = models.meta
+    size = options.window_for(models)
     with ExitStack() as stack:
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20))
         scene = stack.enter_context(io.open_scene(scene_path))
@@ -432,7 +441,7 @@ def detect_scene(
         thresholds = ThresholdAccumulator(meta.num_classes)
         tally = ScoreTally()
         try:
-            for top, probs, valid in blended_strips(scene, predictor, size, options, on_window):
+            for top, probs, valid in blended_strips(scene, models, size, options, on_window):
                 label = labels.read(_full_width(scene, top, probs.shape[1]))
                 check_label_classes(label, meta, labels_path, valid)
                 _write_strip(writers, top, probs, valid, label, thresholds, tally)
@@ -449,7 +458,7 @@ def detect_scene(
 
             with io.atomic_output(outputs.quicklook, overwrite) as tmp:
                 quicklook(scene_path, finals["noise"], finals["classes"], tmp)
-    return _summary(
+    summary = _summary(
         scene_path,
         labels_path,
         outputs,
@@ -459,6 +468,18 @@ def detect_scene(
         thresholds,
         time.perf_counter() - started,
     )
+    summary["models"] = len(models.members)
+    if models.cross_fitted:
+        in_sample = models.in_sample_pixels - in_sample_before
+        summary["in_sample_window_pixels"] = in_sample
+        if in_sample:
+            logger.warning(
+                "%s: %d window pixels lie in no model's held-out region and were scored "
+                "by all models, in sample",
+                scene_path,
+                in_sample,
+            )
+    return summary
 
 
 def _full_width(scene: Any, top: int, rows: int) -> Any:

@@ -50,6 +50,7 @@ class TrainConfig:
     binary_255: bool = False
     val_fraction: float = 0.2
     block_size: float | None = None
+    folds: int = 1
     patience: int = 15
     cache: bool = True
     num_workers: int = 0
@@ -257,8 +258,14 @@ def fit(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    tile_ids: list[str] | None = None,
+    holdout: dict[str, str] | None = None,
 ) -> FitResult | None:
     """Train a teacher or a student and write its model file; None on non-zero DDP ranks.
+
+    Args:
+        tile_ids: Train and validate on these tiles only (a cross-fitting fold).
+        holdout: The region this model never sees labels of, kept in its meta.
 
     Raises:
         OutputExistsError: the model file or its run directory exists (without
@@ -282,10 +289,14 @@ def fit(
     dataset = open_training_data(
         tiles, labels_dir, cache=config.cache, binary_255=config.binary_255
     )
+    if tile_ids is not None:
+        dataset = dataset.subset(tile_ids)
     if config.cache and config.num_workers > 0:
         dataset.preload()  # before the workers fork, so that they share one cache
     train_set, val_set = split_data(dataset, config)
     meta = _resumed_meta(last) if resume else build_meta(train_set, config, role)
+    if holdout is not None and not resume:
+        meta["holdout"] = holdout
     common = {
         "lr": config.lr,
         "weight_decay": config.weight_decay,
@@ -325,6 +336,84 @@ def fit(
     if earlier is not None:
         _prepend_metrics(earlier, run_dir / "metrics.csv")
     return _finish(trainer, output, run_dir, overwrite or resume)
+
+
+def fold_paths(output: str | os.PathLike, folds: int) -> tuple[list[Path], Path]:
+    """The model files of ``folds`` cross-fitted models named after ``output``, and their list.
+
+    ``student.ckpt`` → ``student.fold1.ckpt`` … and ``student.folds.txt``.
+    """
+    output = Path(output)
+    models = [
+        output.with_name(f"{output.stem}.fold{i}{output.suffix}") for i in range(1, folds + 1)
+    ]
+    return models, output.with_name(f"{output.stem}.folds.txt")
+
+
+def fit_folds(
+    role: Role,
+    tiles: str,
+    output: str | os.PathLike,
+    config: TrainConfig,
+    folds: int,
+    *,
+    teacher: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> list[FitResult] | None:
+    """Cross-fitting: one model per spatial fold, each blind to the labels of its fold.
+
+    Writes the models of :func:`fold_paths`, each carrying its held-out region
+    (``meta.holdout``), and the list file naming them, which ``detect -m @LIST``
+    reads. With ``resume``, a fold whose model file exists is kept and one with
+    a run directory continues; the others start afresh.
+
+    Returns:
+        One result per fold trained here (None on non-zero DDP ranks).
+
+    Raises:
+        InvalidInputError: a folder pair (no footprints to fold), or folds that do not fit.
+        OutputExistsError: an output exists (without ``overwrite`` or ``resume``).
+    """
+    from geonoise import io
+    from geonoise.data import holdout_region, spatial_folds
+
+    index_path = Path(tiles) / "tiles.gpkg"
+    if not index_path.exists():
+        raise InvalidInputError(
+            f"{tiles} has no tiles.gpkg: cross-fitting needs tile footprints; make the "
+            "tiles with `geonoise tile`",
+            option="--folds",
+        )
+    models, listing = fold_paths(output, folds)
+    if not resume:
+        for path in [*models, listing, *(run_dir_for(m) for m in models)]:
+            io.check_output(path, overwrite)
+    index = io.read_vector(index_path)
+    plan = spatial_folds(index, folds, config.block_size)  # fails before any work
+    results: list[FitResult] = []
+    for path, fold in zip(models, plan, strict=True):
+        if resume and path.exists():
+            continue
+        result = fit(
+            role,
+            tiles,
+            path,
+            config,
+            teacher=teacher,
+            resume=resume and (run_dir_for(path) / "checkpoints" / "last.ckpt").exists(),
+            overwrite=overwrite or resume,
+            progress=progress,
+            tile_ids=fold.train,
+            holdout=holdout_region(index, fold.held_out),
+        )
+        if result is None:
+            return None
+        results.append(result)
+    with io.atomic_output(listing, overwrite=True) as tmp:
+        tmp.write_text("".join(f"{path}\n" for path in models), encoding="utf-8")
+    return results
 
 
 def _prepare_run_dir(output: Path, resume: bool, overwrite: bool) -> Path:

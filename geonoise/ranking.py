@@ -15,6 +15,7 @@ Tile scores (``--tile-score``), higher = noisier:
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from collections.abc import Callable
@@ -25,10 +26,13 @@ from typing import Any
 import numpy as np
 
 from geonoise import io
-from geonoise.detect import NODATA, DetectOptions, check_label_classes, predict_windows
+from geonoise.crossfit import as_model_set
+from geonoise.detect import NODATA, DetectOptions, check_label_classes
 from geonoise.errors import InvalidInputError
 from geonoise.labels import IGNORE
 from geonoise.noise import ThresholdAccumulator, confident_learning, self_confidence
+
+logger = logging.getLogger(__name__)
 
 TILE_SCORES = ("mean", "fraction", "iou")
 
@@ -47,14 +51,25 @@ class RankOptions:
             )
 
 
-def predict_tile(predictor: Any, image: np.ndarray, tta: bool) -> np.ndarray:
-    """Probabilities ``(K, H, W)`` of one tile of any size (padded to the model's multiple)."""
-    multiple = int(predictor.multiple)
+def predict_tile(
+    predictor: Any, image: np.ndarray, tta: bool, where: tuple[Any, Any] | None = None
+) -> np.ndarray:
+    """Probabilities ``(K, H, W)`` of one tile of any size (padded to the model's multiple).
+
+    Args:
+        where: The tile's ``(transform, crs)``, for cross-fitted models (each scores
+            only its held-out region); without it every model scores every pixel.
+    """
+    models = as_model_set(predictor)
+    multiple = int(models.multiple)
     height, width = image.shape[1:]
     pad_h, pad_w = (-height) % multiple, (-width) % multiple
     mode = "reflect" if pad_h < height and pad_w < width else "edge"
-    padded = np.pad(image, ((0, 0), (0, pad_h), (0, pad_w)), mode=mode)
-    probs = predict_windows(predictor, padded[None].astype(np.float32), tta)[0]
+    padded = np.pad(image, ((0, 0), (0, pad_h), (0, pad_w)), mode=mode)[None].astype(np.float32)
+    if where is None:
+        probs = models.predict(padded, tta)[0]
+    else:
+        probs = models.predict_at(padded, [where[0]], where[1], tta)[0]
     return probs[:, :height, :width]
 
 
@@ -126,18 +141,19 @@ def _score_all(
 ) -> list[dict]:
     """Pixel scores per tile (two passes for confident learning: thresholds first)."""
     thresholds = None
+    where = _placements(dataset, predictor)
     if options.method == "confident-learning":
         accumulator = ThresholdAccumulator(predictor.meta.num_classes)
         for index in range(len(dataset)):
             sample = dataset[index]
-            probs = predict_tile(predictor, sample["image"].numpy(), options.tta)
+            probs = predict_tile(predictor, sample["image"].numpy(), options.tta, where(index))
             accumulator.update(probs, _labels(sample, predictor.meta))
         thresholds = accumulator.thresholds()
     rows = []
     for index in range(len(dataset)):
         sample = dataset[index]
         label = _labels(sample, predictor.meta)
-        probs = predict_tile(predictor, sample["image"].numpy(), options.tta)
+        probs = predict_tile(predictor, sample["image"].numpy(), options.tta, where(index))
         noise = (
             self_confidence(probs, label)
             if thresholds is None
@@ -160,6 +176,28 @@ def _score_all(
         if on_tile is not None:
             on_tile()
     return rows
+
+
+def _placements(dataset: Any, predictor: Any) -> Callable[[int], tuple[Any, Any] | None]:
+    """Tile index → ``(transform, crs)`` where cross-fitted models need it, else None."""
+    if not as_model_set(predictor).cross_fitted:
+        return lambda index: None
+    if getattr(dataset, "index", None) is None:
+        logger.warning(
+            "the tiles carry no location, so the cross-fitted models cannot each keep to "
+            "their held-out region: every model scores every tile (in sample)"
+        )
+        return lambda index: None
+
+    def where(index: int) -> tuple[Any, Any]:
+        from rasterio.errors import NotGeoreferencedWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with io.open_raster(dataset.pairs[index][0]) as src:
+                return src.transform, src.crs
+
+    return where
 
 
 def _labels(sample: dict[str, Any], meta: Any) -> np.ndarray:

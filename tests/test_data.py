@@ -11,9 +11,11 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
+import shapely
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pyproj import CRS as CRS_
 from rasterio.errors import NotGeoreferencedWarning
 from shapely import box
 from torch.utils.data import DataLoader
@@ -25,7 +27,9 @@ from geonoise.data import (
     blocked_split,
     compute_band_stats,
     folder_split,
+    holdout_region,
     read_tile_index,
+    spatial_folds,
 )
 from geonoise.errors import InvalidInputError, ReadError
 from geonoise.tiling import TileOptions, plan_tiling, write_tiles
@@ -379,3 +383,50 @@ def test_folder_split_is_random_by_name_and_repeatable():
     assert [len(side) for side in folder_split(["a", "b"], 0.01)] == [1, 1]
     with pytest.raises(InvalidInputError, match="cannot be split"):
         folder_split(["only"])
+
+
+# --- cross-fitting folds ----------------------------------------------------------------------
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cols=st.integers(3, 9),
+    rows=st.integers(2, 9),
+    overlap=st.sampled_from([0.0, 4.0]),
+    folds=st.integers(2, 4),
+)
+def test_spatial_folds_hold_out_every_tile_once_and_never_train_on_it(cols, rows, overlap, folds):
+    index = grid_index(cols, rows, step=16.0 - overlap)
+    try:
+        plan = spatial_folds(index, folds, block_size=32.0)
+    except InvalidInputError as exc:
+        assert "block" in str(exc) or "no training tile" in str(exc)
+        return
+    assert len(plan) == folds
+    held = [t for fold in plan for t in fold.held_out]
+    assert sorted(held) == sorted(index.tile_id)  # each tile held out by exactly one fold
+    shapes = index.set_index("tile_id").geometry
+    for fold in plan:
+        assert fold.held_out and fold.train
+        for t in fold.train:
+            assert all(shapes[t].intersection(shapes[h]).area == 0 for h in fold.held_out)
+    assert spatial_folds(index, folds, block_size=32.0) == plan
+
+
+def test_spatial_folds_balance_tiles_and_explain_too_few_blocks():
+    index = grid_index(8, 8, step=16.0)
+    plan = spatial_folds(index, 4, block_size=32.0)
+    assert [len(f.held_out) for f in plan] == [16, 16, 16, 16]
+    assert all(len(f.train) == 48 for f in plan)  # touching tiles share no area
+    with pytest.raises(InvalidInputError, match="4 spatial blocks, too few for 5 folds"):
+        spatial_folds(index, 5, block_size=64.0)
+    with pytest.raises(InvalidInputError, match="at least 2"):
+        spatial_folds(index, 1)
+
+
+def test_holdout_region_is_the_union_of_the_held_out_footprints():
+    index = grid_index(4, 1, step=16.0)
+    region = holdout_region(index, ["s_r0_c1", "s_r0_c2"])
+    geometry = shapely.from_wkt(region["wkt"])
+    assert geometry.equals(box(16, -16, 48, 0))
+    assert CRS_.from_wkt(region["crs"]) == CRS_.from_user_input(CRS)

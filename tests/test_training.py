@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import geopandas as gpd
 import pytest
+import shapely
 import torch
 import yaml
 from click.testing import CliRunner
@@ -305,3 +307,45 @@ def test_plain_png_folders_train_with_binary_masks(tmp_path):
     assert result.exit_code == 0, result.output
     meta = read_checkpoint(out)[0]
     assert meta.num_classes == 2 and meta.tile_size == 64
+
+
+def test_cross_fitted_students_score_every_pixel_out_of_sample(tiles, teacher, tmp_path):
+    out = tmp_path / "student.ckpt"
+    args = ["--teacher", teacher, "-o", out, "--folds", 2, "--block-size", 32, "--epochs", 1]
+    result = run("-q", "train-student", tiles["noisy"], *args, *FAST)
+    assert result.exit_code == 0, result.output
+    listing = tmp_path / "student.folds.txt"
+    assert result.stdout.strip() == str(listing)
+    folds = listing.read_text().split()
+    assert folds == [str(tmp_path / "student.fold1.ckpt"), str(tmp_path / "student.fold2.ckpt")]
+    assert not out.exists()
+    index = gpd.read_file(tiles["noisy"] / "tiles.gpkg")
+    regions = []
+    for path in folds:
+        meta, _ = read_checkpoint(path)
+        assert meta.role == "student" and meta.training["folds"] == 2
+        regions.append(shapely.from_wkt(meta.holdout["wkt"]))
+    # Together the held-out regions cover every tile (they overlap where tiles do).
+    assert regions[0].union(regions[1]).equals(shapely.union_all(index.geometry.to_numpy()))
+    scene = tiles["noisy"].parent / "noisy"
+    detect = run(
+        "-q", "detect", scene / "scene.tif", "-l", scene / "labels_noisy.tif",
+        "-m", f"@{listing}", "-o", tmp_path / "noise.tif", "--no-quicklook", "--json",
+    )  # fmt: skip
+    assert detect.exit_code == 0, detect.output
+    summary = json.loads(detect.stdout)["scenes"][0]
+    assert summary["models"] == 2 and summary["in_sample_window_pixels"] == 0
+    again = run("-q", "train-student", tiles["noisy"], *args, *FAST)
+    assert again.exit_code == 1 and "exists" in again.output
+    resumed = run("-q", "train-student", tiles["noisy"], *args, "--resume", *FAST)
+    assert resumed.exit_code == 0, resumed.output  # both folds done: nothing to train
+
+
+def test_folds_need_a_tile_directory(tmp_path, teacher):
+    images = tmp_path / "images"
+    images.mkdir()
+    result = run(
+        "train-student", images, "--labels-dir", images, "--teacher", teacher,
+        "-o", tmp_path / "s.ckpt", "--folds", 2,
+    )  # fmt: skip
+    assert result.exit_code == 2 and "--folds needs a tile directory" in result.output

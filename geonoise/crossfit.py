@@ -1,0 +1,175 @@
+"""Several models scoring one scene: cross-fitted folds and plain ensembles.
+
+A noise score is honest only where the model never saw the label it judges:
+scores of pixels a model was trained on lean towards the (noisy) label.
+``train-student --folds K`` trains K models on spatial folds; each carries the
+region whose labels it never saw (``meta.holdout``, the footprints of the tiles
+its fold held out). A :class:`ModelSet` combines models pixel by pixel:
+
+* a model with a held-out region scores only the pixels inside it;
+* a model without one (a teacher, a plain student) scores every pixel;
+* each pixel gets the mean probabilities of the models allowed there, so
+  cross-fitted folds give out-of-sample scores, and models without regions
+  form a plain ensemble;
+* a pixel that no model is allowed to score (outside every held-out region,
+  with no model without one, e.g. parts of a scene that were not tiled) gets
+  the mean of all models; these pixels are counted, as they are scored
+  in sample.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from geonoise.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from geonoise.checkpoint import ModelMeta
+    from geonoise.inference import Predictor
+
+
+@dataclass
+class Member:
+    """One model of a set and the region it may score (None: everywhere)."""
+
+    predictor: Predictor
+    name: str
+    holdout: Any = None  # shapely geometry in ``holdout_crs``
+    holdout_crs: Any = None
+    _regions: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def region_in(self, crs: Any) -> Any:
+        """The held-out region in ``crs`` (cached per CRS)."""
+        key = crs.to_wkt() if hasattr(crs, "to_wkt") else str(crs)
+        if key not in self._regions:
+            import geopandas as gpd
+
+            series = gpd.GeoSeries([self.holdout], crs=self.holdout_crs)
+            self._regions[key] = series.to_crs(crs).iloc[0]
+        return self._regions[key]
+
+    def allowed(self, transform: Any, shape: tuple[int, int], crs: Any) -> np.ndarray:
+        """Boolean mask of the pixels of a window (``transform``, ``shape``) it may score."""
+        if self.holdout is None:
+            return np.ones(shape, bool)
+        from rasterio.features import geometry_mask
+
+        return geometry_mask([self.region_in(crs)], shape, transform, invert=True)
+
+
+class ModelSet:
+    """Models that score together, each only where it may (see the module doc).
+
+    It offers the :class:`~geonoise.inference.Predictor` interface (``meta``,
+    ``multiple``, ``predict``) for callers without a georeference, where every
+    model scores every pixel, and :meth:`predict_at` for georeferenced windows.
+    """
+
+    def __init__(self, members: list[Member]) -> None:
+        if not members:
+            raise InvalidInputError("no model given", "--model")
+        first = members[0].predictor.meta
+        for member in members[1:]:
+            meta = member.predictor.meta
+            if (meta.bands, meta.class_names) != (first.bands, first.class_names):
+                raise InvalidInputError(
+                    f"{member.name} takes {meta.bands} bands and classes "
+                    f"{', '.join(meta.class_names)}; {members[0].name} takes {first.bands} and "
+                    f"{', '.join(first.class_names)}: models of one set must agree",
+                    "--model",
+                )
+        self.members = members
+        #: Pixels of the windows scored so far that no model could score out of sample.
+        self.in_sample_pixels = 0
+
+    @property
+    def meta(self) -> ModelMeta:
+        return self.members[0].predictor.meta
+
+    @property
+    def multiple(self) -> int:
+        return functools.reduce(math.lcm, (int(m.predictor.multiple) for m in self.members))
+
+    @property
+    def cross_fitted(self) -> bool:
+        return any(m.holdout is not None for m in self.members)
+
+    def predict(self, image: np.ndarray, tta: bool = False) -> np.ndarray:
+        """Mean probabilities of all models (no georeference: no held-out regions apply)."""
+        from geonoise.detect import predict_windows
+
+        total = predict_windows(self.members[0].predictor, image, tta)
+        for member in self.members[1:]:
+            total = total + predict_windows(member.predictor, image, tta)
+        return total / len(self.members)
+
+    def predict_at(
+        self, images: np.ndarray, transforms: list[Any], crs: Any, tta: bool = False
+    ) -> np.ndarray:
+        """Probabilities ``(N, K, H, W)`` of georeferenced windows, model by model per pixel.
+
+        Args:
+            images: Raw pixels ``(N, bands, H, W)``.
+            transforms: The affine transform of each window.
+            crs: The windows' CRS.
+            tta: Average the eight D4 transforms of each window (per model).
+        """
+        from geonoise.detect import predict_windows
+
+        if len(self.members) == 1 and self.members[0].holdout is None:
+            return predict_windows(self.members[0].predictor, images, tta)
+        shape = images.shape[2:]
+        masks = np.stack(
+            [np.stack([m.allowed(t, shape, crs) for t in transforms]) for m in self.members]
+        )  # (models, N, H, W)
+        orphans = ~masks.any(axis=0)
+        if orphans.any():
+            masks[:, orphans] = True
+            self.in_sample_pixels += int(orphans.sum())
+        total = np.zeros((len(images), self.meta.num_classes, *shape), np.float32)
+        for member, mask in zip(self.members, masks, strict=True):
+            needed = mask.reshape(len(images), -1).any(axis=1)
+            if needed.any():
+                probs = predict_windows(member.predictor, images[needed], tta)
+                total[needed] += probs * mask[needed][:, None]
+        return total / masks.sum(axis=0)[:, None]
+
+
+def holdout_of(meta: ModelMeta) -> tuple[Any, Any]:
+    """The held-out region of a model's meta as (shapely geometry, pyproj CRS), or Nones."""
+    if not meta.holdout:
+        return None, None
+    import shapely
+    from pyproj import CRS
+
+    return shapely.from_wkt(meta.holdout["wkt"]), CRS.from_wkt(meta.holdout["crs"])
+
+
+def model_set(predictors: list[Any], names: list[str] | None = None) -> ModelSet:
+    """A :class:`ModelSet` of predictors, each keeping to its meta's held-out region."""
+    names = names or [f"model {i + 1}" for i in range(len(predictors))]
+    members = []
+    for predictor, name in zip(predictors, names, strict=True):
+        region, crs = holdout_of(predictor.meta)
+        members.append(Member(predictor, name, region, crs))
+    return ModelSet(members)
+
+
+def open_models(paths: list[str], device: str = "auto") -> ModelSet:
+    """A :class:`ModelSet` of model files (checkpoints or ONNX, mixed as needed)."""
+    from geonoise.inference import open_predictor
+
+    predictors = [open_predictor(path, device) for path in paths]  # type: ignore[arg-type]
+    return model_set(predictors, [str(path) for path in paths])
+
+
+def as_model_set(predictor: Any) -> ModelSet:
+    """``predictor`` itself if it is a set, else a set of that one model."""
+    if isinstance(predictor, ModelSet):
+        return predictor
+    return model_set([predictor])

@@ -1,0 +1,101 @@
+"""Model sets: cross-fitted models each score their held-out region; others average."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from pyproj import CRS as ProjCRS
+from shapely import box
+
+from geonoise.crossfit import model_set
+from geonoise.detect import NODATA, DetectOptions, SceneOutputs, detect_scene
+from geonoise.errors import InvalidInputError
+from tests.conftest import CRS, ORIGIN, RES
+from tests.test_detect import PixelModel, scene_with_labels
+
+WIDTH, HEIGHT = 83, 61
+
+
+class Constant(PixelModel):
+    """p(building) = ``value`` everywhere, optionally blind to the labels of ``cols``."""
+
+    def __init__(self, value: float, cols: tuple[int, int] | None = None) -> None:
+        super().__init__()
+        self.value = value
+        if cols is not None:
+            x0, y0 = ORIGIN
+            region = box(x0 + cols[0] * RES, y0 - HEIGHT * RES, x0 + cols[1] * RES, y0)
+            self.meta.holdout = {"crs": ProjCRS.from_user_input(CRS).to_wkt(), "wkt": region.wkt}
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        out = np.empty((image.shape[0], 2, *image.shape[2:]), np.float32)
+        out[:, 0], out[:, 1] = 1 - self.value, self.value
+        return out
+
+
+def building_probability(tmp_path, models) -> tuple[np.ndarray, np.ndarray, dict]:
+    """p(building) the noise map implies at every scored pixel, and the valid mask."""
+    scene, labels, _, label = scene_with_labels(tmp_path, WIDTH, HEIGHT)
+    options = DetectOptions(window=32, overlap=12, batch_size=3, quicklook=False)
+    outputs = SceneOutputs.beside(tmp_path / "noise.tif", options)
+    summary = detect_scene(str(scene), str(labels), model_set(models), outputs, options)
+    with rasterio.open(outputs.noise) as noise:
+        score = noise.read(1)
+    valid = score != NODATA
+    return np.where(label == 1, 1 - score, score), valid, summary
+
+
+def test_each_fold_scores_only_its_held_out_region_without_seams(tmp_path):
+    p, valid, summary = building_probability(
+        tmp_path, [Constant(0.2, cols=(0, 40)), Constant(0.8, cols=(40, WIDTH))]
+    )
+    expected = np.where(np.arange(WIDTH) < 40, 0.2, 0.8)[None].repeat(HEIGHT, 0)
+    np.testing.assert_allclose(p[valid], expected[valid], atol=1e-6)
+    assert summary["models"] == 2 and summary["in_sample_window_pixels"] == 0
+
+
+def test_models_without_region_score_everywhere_and_average(tmp_path):
+    p, valid, summary = building_probability(tmp_path, [Constant(0.2, cols=(0, 40)), Constant(0.6)])
+    expected = np.where(np.arange(WIDTH) < 40, 0.4, 0.6)[None].repeat(HEIGHT, 0)
+    np.testing.assert_allclose(p[valid], expected[valid], atol=1e-6)
+    assert "in_sample_window_pixels" in summary
+
+
+def test_pixels_in_no_held_out_region_get_all_models_and_are_counted(tmp_path):
+    p, valid, summary = building_probability(
+        tmp_path, [Constant(0.2, cols=(0, 40)), Constant(0.8, cols=(40, 70))]
+    )
+    expected = np.select([np.arange(WIDTH) < 40, np.arange(WIDTH) < 70], [0.2, 0.8], default=0.5)[
+        None
+    ].repeat(HEIGHT, 0)
+    np.testing.assert_allclose(p[valid], expected[valid], atol=1e-6)
+    assert summary["in_sample_window_pixels"] > 0
+
+
+def test_models_of_a_set_must_agree_on_bands_and_classes():
+    with pytest.raises(InvalidInputError, match="must agree"):
+        model_set([PixelModel(bands=3), PixelModel(bands=4)])
+
+
+def test_holdout_survives_onnx_export(tmp_path):
+    import torch
+
+    from geonoise.checkpoint import save_model
+    from geonoise.crossfit import open_models
+    from geonoise.export import export_onnx
+    from geonoise.models import NRNRSSEG, model_config
+
+    meta = Constant(0.5, cols=(0, 40)).meta
+    checkpoint = tmp_path / "fold1.ckpt"
+    torch.manual_seed(0)
+    save_model(checkpoint, NRNRSSEG(model_config("tiny")).eval(), meta)
+    export_onnx(checkpoint, tmp_path / "fold1.onnx")
+    models = open_models([str(tmp_path / "fold1.onnx"), str(checkpoint)], "cpu")
+    assert models.cross_fitted
+    regions = [m.holdout for m in models.members]
+    assert regions[0].equals(regions[1])
+    assert regions[0].area == pytest.approx(40 * RES * HEIGHT * RES)
+    assert json.loads(json.dumps(models.meta.holdout)) == meta.holdout
