@@ -13,7 +13,7 @@ DEMO_EPOCHS ?= 40
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.geonoise-installed
 
-.PHONY: demo test lint format sample-data bench-tile clean
+.PHONY: demo test lint format sample-data bench-tile bench-quality clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,11 @@ demo: $(STAMP)
 
 sample-data: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash sample_data/regenerate.sh
+
+# Detection quality against the baselines (cleanlab included): tens of minutes on a laptop CPU.
+bench-quality: $(STAMP)
+	$(PY) -m pip install $(PIP_ARGS) -e ".[bench]"
+	$(PY) benchmarks/bench_quality.py
 
 bench-tile: $(STAMP)
 	@command -v gdal_retile.py >/dev/null && test -x /usr/bin/time || \

@@ -46,6 +46,8 @@ setup(
     extras_require={
         "dev": ["pytest>=7.4", "hypothesis>=6.90", "ruff>=0.4", "psutil>=5.9"],
         "loggers": ["tensorboard>=2.14", "wandb>=0.16"],
+        # Benchmarks only: the confident-learning baseline of bench_quality.py.
+        "bench": ["cleanlab>=2.6,<3"],
     },
     entry_points={"console_scripts": ["geonoise=geonoise.cli.main:cli"]},
     classifiers=[

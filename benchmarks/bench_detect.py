@@ -30,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_tile import Run, make_scene, measure  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 ROOT = HERE.parent
 WORK = HERE / "_work" / "detect"
@@ -121,22 +122,14 @@ def run_detect(scene: Path, labels: Path, model: Path, name: str, repeats: int) 
 
 
 def machine() -> list[str]:
+    import os
+
     import onnxruntime
     import rasterio
     import torch
 
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    import os
-
     return [
-        f"- CPU: {cpu}, {os.cpu_count()} cores",
+        f"- CPU: {cpu_name()}, {os.cpu_count()} cores",
         f"- Python {platform.python_version()}, torch {torch.__version__}, onnxruntime "
         f"{onnxruntime.__version__}, rasterio {rasterio.__version__} (GDAL "
         f"{rasterio.__gdal_version__})",

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_name  # benchmarks/ is on sys.path when run as a script
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "_work" / "onnx"
@@ -162,13 +163,8 @@ def machine(args: argparse.Namespace) -> list[str]:
 
     import geonoise
 
-    cpu = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
     return [
-        f"- CPU: {cpu}; {os.cpu_count()} logical cores; both backends use {args.threads} "
+        f"- CPU: {cpu_name()}; {os.cpu_count()} logical cores; both backends use {args.threads} "
         "intra-op threads",
         f"- OS: {platform.platform()}",
         f"- Load average (1 min) at start {args.load_start:.2f}, at end "

@@ -42,6 +42,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from machine import cpu_name  # benchmarks/ is on sys.path when run as a script
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 ENV = dict(os.environ)  # before rasterio is imported: what the child processes get
@@ -319,14 +321,7 @@ def machine(gdal_retile: str, args: argparse.Namespace) -> list[str]:
     import psutil
     import rasterio
 
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     try:
         import geonoise
 

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench_tile import ENV, Run, _cmd, measure
+from machine import cpu_name  # benchmarks/ is on sys.path when run as a script
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -285,14 +286,7 @@ def machine(args: argparse.Namespace) -> list[str]:
 
     import geonoise
 
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "?",
-    )
+    cpu = cpu_name()
     return [
         f"- CPU: {cpu}; {os.cpu_count()} logical cores; "
         f"RAM {psutil.virtual_memory().total / 2**30:.1f} GiB",
