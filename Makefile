@@ -54,6 +54,9 @@ demo: $(STAMP)
 		-o $(DEMO_OUT)/ranking
 	$(VENV)/bin/geonoise vectorize $(DEMO_OUT)/noise.tif -o $(DEMO_OUT)/noise_polygons.gpkg \
 		--min-area 2 --simplify 0.5
+	$(VENV)/bin/geonoise evaluate $(DEMO_OUT)/noise.tif --truth sample_data/target/noise_truth.tif \
+		--polygons $(DEMO_OUT)/noise_polygons.gpkg --tiles $(DEMO_OUT)/tiles_target \
+		--plot $(DEMO_OUT)/pr.png
 	@echo
 	@echo "Demo outputs (open them in QGIS):"
 	@echo "  $(DEMO_OUT)/synth/                a generated scene with clean and noisy labels and the noise truth"
@@ -65,7 +68,8 @@ demo: $(STAMP)
 	@echo "  $(DEMO_OUT)/noise.tif, noise.classes.tif, noise.quicklook.png  the noise map of the target scene"
 	@echo "  $(DEMO_OUT)/noise_polygons.gpkg    suspect regions (missing / spurious / boundary), styled for QGIS"
 	@echo "  $(DEMO_OUT)/ranking/ranking.csv, ranking.gpkg  target tiles from least to most noisy"
-	@echo "Compare with the truth: sample_data/target/noise_truth.tif and noise_objects.gpkg."
+	@echo "  $(DEMO_OUT)/pr.png                 precision-recall of the noise map against the truth (table above)"
+	@echo "The truth of the noise: sample_data/target/noise_truth.tif and noise_objects.gpkg."
 
 sample-data: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash sample_data/regenerate.sh

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .options import json_opt, overwrite_opt, verbosity
+from .options import json_opt, overwrite_opt, progress_bar
 
 _existing_file = click.Path(exists=True, dir_okay=False, readable=True)
 
@@ -149,8 +149,6 @@ def evaluate(
       geonoise evaluate noise.tif --truth truth.tif --tiles tiles/ \\
           --ranking ranking/ranking.csv --json
     """
-    from tqdm import tqdm
-
     from geonoise.evaluate import EvaluateOptions, evaluate_files
 
     options = EvaluateOptions(
@@ -160,13 +158,7 @@ def evaluate(
         window_size=window_size,
         tile_scene=tile_scene,
     )
-    quiet = verbosity(ctx) < 0
-    with tqdm(unit="window", desc="evaluating", disable=quiet, leave=False) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
+    with progress_bar(ctx, "evaluating", "window") as progress:
         result = evaluate_files(
             noise,
             truth,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+
 import click
 
 
@@ -71,6 +74,20 @@ def jobs_or_cpus(jobs: int | None) -> int:
     from geonoise.parallel import available_cpus
 
     return jobs or available_cpus()
+
+
+@contextlib.contextmanager
+def progress_bar(ctx: click.Context, desc: str, unit: str) -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar on stderr (off with -q), fed as ``progress(done, total)``."""
+    from tqdm import tqdm
+
+    with tqdm(unit=unit, desc=desc, disable=verbosity(ctx) < 0, leave=False) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        yield progress
 
 
 def verbosity(ctx: click.Context) -> int:

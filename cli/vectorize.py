@@ -6,7 +6,15 @@ import json
 
 import click
 
-from .options import jobs_opt, jobs_or_cpus, json_opt, output_opt, overwrite_opt, verbosity
+from .options import (
+    jobs_opt,
+    jobs_or_cpus,
+    json_opt,
+    output_opt,
+    overwrite_opt,
+    progress_bar,
+    verbosity,
+)
 
 
 @click.command(short_help="Turn a noise map into polygons for QGIS.")
@@ -102,8 +110,6 @@ def vectorize(
       geonoise vectorize noise.tif -o suspects.fgb --threshold 0.7 --min-area 4 --fill-holes 1
       geonoise vectorize noise.tif -o suspects.gpkg --simplify 0.25 --json
     """
-    from tqdm import tqdm
-
     from geonoise.vectorize import VectorizeOptions, vectorize_file
 
     options = VectorizeOptions(
@@ -116,12 +122,7 @@ def vectorize(
         jobs=jobs_or_cpus(jobs),
     )
     quiet = verbosity(ctx) < 0
-    with tqdm(unit="window", desc="vectorizing", disable=quiet, leave=False) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
+    with progress_bar(ctx, "vectorizing", "window") as progress:
         summary = vectorize_file(
             noise,
             output,

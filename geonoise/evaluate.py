@@ -207,13 +207,7 @@ def pixel_metrics(histogram: ScoreHistogram) -> PixelMetrics:
 
 def check_same_grid(noise: rasterio.io.DatasetReader, truth: rasterio.io.DatasetReader) -> None:
     """Refuse a truth raster that is not on the noise map's grid (CRS, transform, size)."""
-    same = (
-        truth.width == noise.width
-        and truth.height == noise.height
-        and truth.crs == noise.crs
-        and truth.transform.almost_equals(noise.transform)
-    )
-    if not same:
+    if not io.same_grid(truth, noise):
         raise GeoreferenceError(
             f"{truth.name} is not on the grid of {noise.name} (truth: {_grid(truth)}; noise map: "
             f"{_grid(noise)}); pass the truth of the scene the noise map was made from"

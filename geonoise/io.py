@@ -117,6 +117,16 @@ def open_raster(path: str | os.PathLike) -> rasterio.io.DatasetReader:
         raise ReadError(f"cannot open {path} as a raster: {_first_line(exc)}") from exc
 
 
+def same_grid(a: rasterio.io.DatasetReader, b: rasterio.io.DatasetReader) -> bool:
+    """Whether two rasters share one pixel grid: size, CRS and transform."""
+    return (
+        a.width == b.width
+        and a.height == b.height
+        and a.crs == b.crs
+        and a.transform.almost_equals(b.transform)
+    )
+
+
 def require_georeference(dataset: rasterio.io.DatasetReader, path: str | os.PathLike) -> None:
     """Raise :class:`GeoreferenceError` unless ``dataset`` has a CRS and a geotransform."""
     import rasterio

@@ -816,13 +816,7 @@ def check_classes(noise: rasterio.io.DatasetReader, classes: rasterio.io.Dataset
             f"{classes.name} has {classes.count} band(s); a class companion has 2 "
             "(label, predicted)"
         )
-    same = (
-        classes.width == noise.width
-        and classes.height == noise.height
-        and classes.crs == noise.crs
-        and classes.transform.almost_equals(noise.transform)
-    )
-    if not same:
+    if not io.same_grid(classes, noise):
         raise GeoreferenceError(
             f"{classes.name} is not on the grid of {noise.name} (size, CRS and transform "
             "must match); pass the class companion that detect wrote beside it"
