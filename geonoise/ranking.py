@@ -194,7 +194,7 @@ def _placements(dataset: Any, predictor: Any) -> Callable[[int], tuple[Any, Any]
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with io.open_raster(dataset.pairs[index][0]) as src:
+            with io.open_raster(dataset.pairs[index][1]) as src:
                 return src.transform, src.crs
 
     return where

@@ -99,3 +99,25 @@ def test_holdout_survives_onnx_export(tmp_path):
     assert regions[0].equals(regions[1])
     assert regions[0].area == pytest.approx(40 * RES * HEIGHT * RES)
     assert json.loads(json.dumps(models.meta.holdout)) == meta.holdout
+
+
+def test_tile_mode_scores_each_tile_with_the_model_that_held_it_out(tmp_path):
+    from geonoise.fitting import open_training_data
+    from geonoise.ranking import RankOptions, rank_tiles
+    from geonoise.tiling import TileOptions, plan_tiling, write_tiles
+
+    scene, labels, _, _ = scene_with_labels(tmp_path, 64, 64, nodata_corner=False)
+    opts = TileOptions(size=32)
+    write_tiles(plan_tiling([str(scene)], [str(labels)], opts), tmp_path / "tiles", opts)
+    dataset = open_training_data(str(tmp_path / "tiles"))
+    models = model_set([Constant(0.1, cols=(0, 32)), Constant(0.9, cols=(32, 64))])
+    out = tmp_path / "ranking"
+    rank_tiles(dataset, models, out, DetectOptions(quicklook=False), RankOptions())
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        label = sample["mask"].numpy()
+        with rasterio.open(out / "noise" / f"{sample['tile_id']}.tif") as noise:
+            score = noise.read(1)
+        p = np.where(label == 1, 1 - score, score)[label != 255]
+        expected = 0.1 if sample["tile_id"].endswith("_c000000") else 0.9
+        np.testing.assert_allclose(p, expected, atol=1e-6)
