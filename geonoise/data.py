@@ -73,6 +73,8 @@ class PairDataset(Dataset):
         self.cache = cache
         self._lut = _label_lut(label_map) if label_map else None
         self._cached: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        #: Tile id → pixels whose labels this data set must not show (read as IGNORE).
+        self._blind: dict[str, np.ndarray] = {}
         image, _ = self._arrays(0)
         self.band_count: int = image.shape[0]
         self.tile_shape: tuple[int, int] = (image.shape[1], image.shape[2])
@@ -88,6 +90,9 @@ class PairDataset(Dataset):
     def __getitem__(self, index: int) -> Sample:
         index = range(len(self.pairs))[index]  # negative indices; IndexError past the end
         image, label = self._arrays(index)
+        blind = self._blind.get(self.pairs[index][0])
+        if blind is not None:
+            label = np.where(blind, IGNORE, label)
         return {
             "image": torch.from_numpy(image.astype(np.float32)),
             "mask": torch.from_numpy(label.astype(np.int64)),
@@ -190,6 +195,35 @@ class TileDataset(PairDataset):
         new = super().subset(tile_ids)
         picks = _positions(self.tile_ids, tile_ids, "this data set")
         new.index = self.index.iloc[picks].reset_index(drop=True)
+        return new
+
+    def blind_to(self, region: Any, crs: Any) -> TileDataset:
+        """The same tiles with every label inside ``region`` (a shapely geometry in ``crs``)
+        read as IGNORE: a model trained on it never sees a label there.
+
+        A pixel is inside where its centre is, as ``detect`` decides which model may
+        score it. Tiles are on their scene's grid, so a region made of tile
+        footprints blinds whole pixels exactly.
+        """
+        import geopandas as gpd
+        import shapely
+        from rasterio.features import geometry_mask
+        from rasterio.transform import from_bounds
+
+        region = gpd.GeoSeries([region], crs=crs).to_crs(self.index.crs).iloc[0]
+        height, width = self.tile_shape
+        new = copy.copy(self)
+        new._blind = dict(self._blind)
+        footprints = self.index.geometry.to_numpy()
+        for tile_id, footprint in zip(self.tile_ids, footprints, strict=True):
+            if not shapely.intersects(footprint, region):
+                continue
+            transform = from_bounds(*footprint.bounds, width, height)
+            blind = geometry_mask([region], (height, width), transform, invert=True)
+            if tile_id in new._blind:
+                blind |= new._blind[tile_id]
+            if blind.any():
+                new._blind[tile_id] = blind
         return new
 
 
@@ -497,16 +531,16 @@ def spatial_folds(
     are walked in a snake along the longer side of the area and cut into
     ``folds`` contiguous runs with about equal numbers of tiles: stripes, whose
     few borders cost few tiles. Every tile is held out by exactly one fold. A
-    fold's model trains on the tiles of the other folds, less those that share
-    area with one of its held-out tiles: no pixel a model scores out of sample
-    was in its training data.
+    fold's model trains on the tiles of the other folds; where they overlap its
+    held-out tiles, their labels must be hidden from it
+    (:meth:`TileDataset.blind_to` with :func:`holdout_region`), so that no
+    pixel a model scores out of sample was in its training data.
 
     Raises:
-        InvalidInputError: fewer blocks than folds, or a fold left with no training tile.
+        InvalidInputError: fewer blocks than folds, or a fold left with no tile.
     """
     if folds < 2:
         raise InvalidInputError(f"{folds} fold(s): cross-fitting needs at least 2", "--folds")
-    footprints = index.geometry.to_numpy()
     cells = _spatial_cells(index.geometry.bounds.to_numpy(), block_size)
     unique, blocks = np.unique(cells, axis=0, return_inverse=True)
     blocks = blocks.reshape(-1)
@@ -528,15 +562,13 @@ def spatial_folds(
     result = []
     for fold in range(folds):
         held = fold_of_block[blocks] == fold
-        train = ~held & ~_overlapping(footprints, held)
-        if not held.any() or not train.any():
+        if not held.any():
             raise InvalidInputError(
-                f"fold {fold + 1} of {folds} has no tile to hold out or none to train on "
-                "(every other tile overlaps one it holds out); pass fewer --folds, a "
-                "smaller --block-size, or tile with less --overlap",
+                f"fold {fold + 1} of {folds} holds out no tile; pass fewer --folds or a "
+                "smaller --block-size",
                 "--folds",
             )
-        result.append(Fold(ids[held].tolist(), ids[train].tolist()))
+        result.append(Fold(ids[held].tolist(), ids[~held].tolist()))
     return result
 
 

@@ -265,7 +265,8 @@ def fit(
 
     Args:
         tile_ids: Train and validate on these tiles only (a cross-fitting fold).
-        holdout: The region this model never sees labels of, kept in its meta.
+        holdout: The region this model never sees labels of (labels there read as
+            ignore), kept in its meta.
 
     Raises:
         OutputExistsError: the model file or its run directory exists (without
@@ -291,6 +292,10 @@ def fit(
     )
     if tile_ids is not None:
         dataset = dataset.subset(tile_ids)
+    if holdout is not None:
+        import shapely
+
+        dataset = dataset.blind_to(shapely.from_wkt(holdout["wkt"]), holdout["crs"])
     if config.cache and config.num_workers > 0:
         dataset.preload()  # before the workers fork, so that they share one cache
     train_set, val_set = split_data(dataset, config)
