@@ -64,6 +64,14 @@ def _png(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
     "(needs --tiles).",
 )
 @click.option(
+    "--tile-score",
+    type=click.Choice(["mean", "softmin", "fraction"]),
+    default="mean",
+    show_default=True,
+    help="A tile's score from its pixels: mean, softmin (weighted towards the worst pixels, "
+    "as cleanlab) or the share at or above --threshold; as detect --tiles.",
+)
+@click.option(
     "--tile-scene",
     default=None,
     metavar="SCENE",
@@ -111,6 +119,7 @@ def evaluate(
     min_cover: float,
     tile_dir: str | None,
     ranking: str | None,
+    tile_score: str,
     tile_scene: str | None,
     threshold: float,
     plot: str | None,
@@ -157,6 +166,7 @@ def evaluate(
         bins=bins,
         window_size=window_size,
         tile_scene=tile_scene,
+        tile_score=tile_score,
     )
     with progress_bar(ctx, "evaluating", "window") as progress:
         result = evaluate_files(

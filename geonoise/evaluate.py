@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 #: Histogram bins on [0, 1] for the pixel metrics (see the module docstring).
 DEFAULT_BINS = 2**16
+#: Tile scores ``evaluate`` computes from a noise map (``detect --tiles`` has these and iou).
+TILE_STATISTICS = ("mean", "softmin", "fraction")
 
 #: Truth value that means "not known" (as in label rasters).
 TRUTH_IGNORE = 255
@@ -72,6 +74,9 @@ class EvaluateOptions:
         window_size: Edge of the blocks read at a time.
         tile_scene: Which scene of a tile directory to use, where several lie
             on the noise map's grid (its ``scene`` path, file name or stem).
+        tile_score: How a tile's pixel scores make its score: ``mean``,
+            ``softmin`` (weighted towards the worst pixels, as cleanlab) or
+            ``fraction`` (share at or above ``threshold``); as ``detect --tiles``.
     """
 
     threshold: float = 0.5
@@ -79,8 +84,13 @@ class EvaluateOptions:
     bins: int = DEFAULT_BINS
     window_size: int = 2048
     tile_scene: str | None = None
+    tile_score: str = "mean"
 
     def __post_init__(self) -> None:
+        if self.tile_score not in TILE_STATISTICS:
+            raise InvalidInputError(
+                f"{self.tile_score!r} is not one of {', '.join(TILE_STATISTICS)}", "--tile-score"
+            )
         if not 0 <= self.threshold <= 1:
             raise InvalidInputError(f"{self.threshold} is outside 0..1", "--threshold")
         if not 0 < self.min_cover <= 1:
@@ -494,10 +504,29 @@ def _on_grid(index: gpd.GeoDataFrame, noise: rasterio.io.DatasetReader) -> np.nd
     return np.all(np.abs(footprints.bounds.to_numpy() - expected) <= tolerance, axis=1)
 
 
+def tile_statistic(score: np.ndarray, kind: str, threshold: float) -> float:
+    """One tile's score from its pixels' noise scores (NaN for no pixel)."""
+    from geonoise.ranking import softmin_score
+
+    if not score.size:
+        return math.nan
+    match kind:
+        case "softmin":
+            return softmin_score(score)
+        case "fraction":
+            return float((score >= threshold).mean())
+        case _:
+            return float(score.mean())
+
+
 def tile_values(
-    noise: rasterio.io.DatasetReader, truth: rasterio.io.DatasetReader, tiles: gpd.GeoDataFrame
+    noise: rasterio.io.DatasetReader,
+    truth: rasterio.io.DatasetReader,
+    tiles: gpd.GeoDataFrame,
+    kind: str = "mean",
+    threshold: float = 0.5,
 ) -> list[dict[str, Any]]:
-    """Mean noise score, true noise fraction and pixel count of each tile's evaluated pixels."""
+    """Score (``kind``), true noise fraction and pixel count of each tile's evaluated pixels."""
     from rasterio.windows import Window
 
     rows = []
@@ -507,7 +536,7 @@ def tile_values(
         rows.append(
             {
                 "tile_id": str(tile.tile_id),
-                "score": float(score.mean()) if score.size else math.nan,
+                "score": tile_statistic(score, kind, threshold),
                 "noise_fraction": float(noisy.mean()) if noisy.size else math.nan,
                 "pixels": int(score.size),
             }
@@ -536,7 +565,7 @@ def ranking_scores(rows: list[dict[str, str]], path: str | os.PathLike) -> dict[
 
 
 def tile_metrics(
-    rows: list[dict[str, Any]], ranking: dict[str, float] | None = None
+    rows: list[dict[str, Any]], ranking: dict[str, float] | None = None, kind: str = "mean"
 ) -> TileMetrics:
     """Kendall τ-b and Spearman ρ of the tile scores against the true noise fractions.
 
@@ -556,7 +585,7 @@ def tile_metrics(
         kendall_p=tau_p,
         spearman_rho=rho,
         spearman_p=rho_p,
-        scores="ranking" if ranking is not None else "mean noise score",
+        scores="ranking" if ranking is not None else f"{kind} noise score",
         dropped=len(rows) - len(kept),
         rows=kept,
     )
@@ -749,7 +778,11 @@ def evaluate_files(
         )
         histogram = scan_pixels(noise, truth, options, on_window)
         pixels = _pixel_metrics(histogram, noise_path, truth_path)
-        tile_rows = None if chosen is None else tile_values(noise, truth, chosen)
+        tile_rows = (
+            None
+            if chosen is None
+            else tile_values(noise, truth, chosen, options.tile_score, options.threshold)
+        )
         ignored = noise.width * noise.height - pixels.evaluated
     objects = None
     if sources.polygons is not None:
@@ -766,7 +799,9 @@ def evaluate_files(
         objects=objects,
         truth_objects=objects_path,
         polygons=None if polygons is None else str(polygons),
-        tiles=None if tile_rows is None else tile_metrics(tile_rows, sources.ranking),
+        tiles=None
+        if tile_rows is None
+        else tile_metrics(tile_rows, sources.ranking, options.tile_score),
         tile_dir=None if tiles is None else str(tiles),
         ranking=None if ranking is None else str(ranking),
         plot=None if plot is None else str(plot),

@@ -8,6 +8,10 @@ challenge asks for (``id,imageid``: rank and tile name), with the score beside.
 Tile scores (``--tile-score``), higher = noisier:
 
 * ``mean``: mean pixel noise score over the labelled pixels;
+* ``softmin``: ``1 −`` the softmin of the pixels' label quality ``1 − score``
+  (temperature 0.1, as cleanlab's segmentation ranking): a mean weighted
+  towards the worst pixels, so a few confidently wrong pixels count more than
+  many uncertain ones along clean edges;
 * ``fraction``: share of labelled pixels whose score exceeds ``--threshold``;
 * ``iou``: ``1 − IoU`` between the predicted and the given label (the seed's
   choice; mean IoU over the classes present in either).
@@ -34,7 +38,22 @@ from geonoise.noise import ThresholdAccumulator, confident_learning, self_confid
 
 logger = logging.getLogger(__name__)
 
-TILE_SCORES = ("mean", "fraction", "iou")
+TILE_SCORES = ("mean", "softmin", "fraction", "iou")
+#: Temperature of the softmin tile score (cleanlab's default for segmentation).
+SOFTMIN_TEMPERATURE = 0.1
+
+
+def softmin_score(scores: np.ndarray, temperature: float = SOFTMIN_TEMPERATURE) -> float:
+    """``1 − softmin(1 − scores)``: a tile's noise weighted towards its worst pixels.
+
+    The softmin of qualities ``q`` is ``Σ q·w / Σ w`` with ``w = exp(−q / T)``;
+    NaN for no pixel.
+    """
+    if not scores.size:
+        return float("nan")
+    quality = 1.0 - scores.astype(np.float64)
+    weights = np.exp(-(quality - quality.min()) / temperature)  # shifted: no underflow
+    return float(1.0 - (quality * weights).sum() / weights.sum())
 
 
 @dataclass(frozen=True)
@@ -79,7 +98,8 @@ def tile_scores(
     """Every tile score (see the module doc) of one tile; NaN-free where pixels are labelled."""
     scored = ~np.isnan(noise)
     if not scored.any():
-        return {"mean": float("nan"), "fraction": float("nan"), "iou": float("nan"), "labelled": 0}
+        nan = float("nan")
+        return {"mean": nan, "softmin": nan, "fraction": nan, "iou": nan, "labelled": 0}
     predicted = probs.argmax(0)
     known = label != IGNORE
     ious = []
@@ -89,6 +109,7 @@ def tile_scores(
         ious.append(inter / union if union else 1.0)
     return {
         "mean": float(noise[scored].mean()),
+        "softmin": softmin_score(noise[scored]),
         "fraction": float((noise[scored] > threshold).mean()),
         "iou": float(1.0 - np.mean(ious)),
         "labelled": int(scored.sum()),
@@ -167,6 +188,7 @@ def _score_all(
                 "imageid": sample["tile_id"],
                 "score": scores[ranking.tile_score],
                 "mean_score": scores["mean"],
+                "softmin_score": scores["softmin"],
                 "noisy_fraction": scores["fraction"],
                 "iou_distance": scores["iou"],
                 "labelled_pixels": scores["labelled"],
@@ -232,6 +254,7 @@ def _write_csv(rows: list[dict], path: Path) -> None:
         "imageid",
         "score",
         "mean_score",
+        "softmin_score",
         "noisy_fraction",
         "iou_distance",
         "labelled_pixels",

@@ -192,7 +192,7 @@ def test_tile_ranking_orders_tiles_by_injected_noise(scene_factory, tmp_path):
     opts = TileOptions(size=32)
     write_tiles(plan_tiling([str(scene)], [str(labels)], opts), tmp_path / "tiles", opts)
     dataset = open_training_data(str(tmp_path / "tiles"))
-    for score in ("mean", "fraction", "iou"):
+    for score in ("mean", "softmin", "fraction", "iou"):
         out = tmp_path / f"rank_{score}"
         summary = rank_tiles(
             dataset,

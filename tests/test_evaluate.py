@@ -525,3 +525,32 @@ def test_bad_options_name_the_option():
     ):
         with pytest.raises(InvalidInputError, match=option):
             EvaluateOptions(**kwargs)
+
+
+def test_softmin_tile_score_leans_on_the_worst_pixels():
+    from geonoise.ranking import softmin_score
+
+    assert softmin_score(np.full(50, 0.3)) == pytest.approx(0.3)
+    # Qualities 1 and 0 with temperature 0.1: weights e^-10 and 1.
+    assert softmin_score(np.array([0.0, 1.0])) == pytest.approx(1 - np.exp(-10) / (1 + np.exp(-10)))
+    few_bad = np.r_[np.full(95, 0.05), np.full(5, 0.95)]  # 5 % of pixels confidently wrong
+    many_unsure = np.full(100, 0.3)  # a higher mean, but no pixel clearly wrong
+    assert few_bad.mean() < many_unsure.mean()
+    assert softmin_score(few_bad) > softmin_score(many_unsure)
+    assert np.isnan(softmin_score(np.array([])))
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [("mean", [0.1, 0.2, 0.4, 0.3]), ("softmin", [0.1, 0.2, 0.4, 0.3]), ("fraction", [0, 0, 0, 0])],
+)
+def test_tile_score_kinds_on_a_tiled_map(quadrants, kind, expected):
+    noise, mask, windows = quadrants
+    with io.open_scene(noise) as n, io.open_scene(mask) as t:
+        rows = tile_values(n, t, tile_windows(index_of(windows), n), kind, threshold=0.5)
+    assert [r["score"] for r in rows] == pytest.approx(expected)
+    with io.open_scene(noise) as n, io.open_scene(mask) as t:
+        rows = tile_values(n, t, tile_windows(index_of(windows), n), "fraction", threshold=0.3)
+    assert [r["score"] for r in rows] == pytest.approx([0, 0, 1, 1])
+    with pytest.raises(InvalidInputError, match="--tile-score"):
+        EvaluateOptions(tile_score="median")
