@@ -3,9 +3,9 @@
 In one run, on this machine:
 
 1. **Overhead** — the whole `geonoise detect` command (start-up, reading, labels,
-   blending, scoring, COG writing; quicklook off) against the pure model forward
-   of the same windows with the same backend and batch size, on in-memory
-   arrays. Target: ratio ≤ 1.15.
+   blending, scoring, COG writing; quicklook and test-time augmentation off)
+   against the pure model forward of the same windows with the same backend and
+   batch size, on in-memory arrays. Target: ratio ≤ 1.15.
 2. **Memory** — peak RSS of `detect` on a scene and on one four times larger
    (2× per side). Target: ratio ≤ 1.2.
 
@@ -115,6 +115,7 @@ def run_detect(scene: Path, labels: Path, model: Path, name: str, repeats: int) 
             "--batch-size",
             str(BATCH),
             "--no-quicklook",
+            "--no-tta",  # one forward pass per window, as the pure-forward baseline
         ]
         time_v = "/usr/bin/time" if Path("/usr/bin/time").exists() else None
         runs.append(measure(command, WORK / f"{name}.log", 0.05, time_v))

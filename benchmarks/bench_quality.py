@@ -149,6 +149,7 @@ def detect(target: Path, models: list[str], out: Path, log: list[str], *flags: s
     if not out.exists():
         command = [GEONOISE, "-q", "detect", target / "scene.tif", "-l"]
         command += [target / "labels_noisy.tif", "-o", out, "--overwrite", "--no-quicklook"]
+        flags = flags if "--tta" in flags else (*flags, "--no-tta")
         run(command + [a for m in models for a in ("-m", m)] + list(flags), log)
     return out
 

@@ -64,7 +64,9 @@ class DetectOptions:
             None = an eighth of the window.
         batch_size: Windows per model call.
         method: ``self-confidence`` or ``confident-learning``.
-        tta: Average the eight D4 flips/rotations of each window.
+        tta: Average the eight D4 flips/rotations of each window (8× the model
+            calls; the default, as it raised pixel AP by 0.06-0.10 in the quality
+            benchmark).
         probabilities: Also write the class probabilities.
         quicklook: Write the PNG quicklook.
         class_field, all_touched, resample_labels: How labels are read (as for ``tile``).
@@ -75,7 +77,7 @@ class DetectOptions:
     overlap: int | None = None
     batch_size: int = 4
     method: str = "self-confidence"
-    tta: bool = False
+    tta: bool = True
     probabilities: bool = False
     quicklook: bool = True
     class_field: str | None = None

@@ -116,13 +116,19 @@ def test_constant_model_and_confident_learning_thresholds(tmp_path):
         np.testing.assert_allclose(noise.read(1)[label != 255], 0.5, atol=1e-6)
 
 
-def test_tta_averages_the_eight_views_without_moving_pixels(tmp_path):
+def test_tta_is_the_default_and_averages_the_eight_views_without_moving_pixels(tmp_path):
     scene, labels, data, label = scene_with_labels(tmp_path, 48, 48)
-    options = DetectOptions(window=16, overlap=0, quicklook=False, tta=True)
+    plain = DetectOptions(window=16, overlap=0, quicklook=False, tta=False)
+    model = PixelModel()
+    detect_scene(
+        str(scene), str(labels), model, SceneOutputs.beside(tmp_path / "a.tif", plain), plain
+    )
+    assert model.calls == 3  # three window rows, one batch each
+    options = DetectOptions(window=16, overlap=0, quicklook=False)
     outputs = SceneOutputs.beside(tmp_path / "noise.tif", options)
     model = PixelModel()
     detect_scene(str(scene), str(labels), model, outputs, options)
-    assert model.calls == 8 * 3  # three window rows, one batch each, eight views per batch
+    assert model.calls == 8 * 3  # eight views per batch
     p_building = data[0] / 255.0
     valid = ~((data == 0).all(axis=0) | (label == 255))
     with rasterio.open(outputs.noise) as noise:
