@@ -105,7 +105,7 @@ def _expand_lists(values: tuple[str, ...]) -> list[str]:
 @click.option(
     "--tile-score",
     type=click.Choice(["mean", "softmin", "fraction", "iou"]),
-    default="mean",
+    default="softmin",
     show_default=True,
     help="Tile mode: how a tile's noise is summed up: mean pixel score, softmin (weighted "
     "towards the worst pixels, as cleanlab), share above --threshold, or 1 − IoU.",

@@ -60,13 +60,13 @@ def _png(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
     "--ranking",
     type=_existing_file,
     default=None,
-    help="ranking.csv of `detect --tiles` whose scores replace each tile's mean noise score "
+    help="ranking.csv of `detect --tiles` whose scores replace each tile's own score "
     "(needs --tiles).",
 )
 @click.option(
     "--tile-score",
     type=click.Choice(["mean", "softmin", "fraction"]),
-    default="mean",
+    default="softmin",
     show_default=True,
     help="A tile's score from its pixels: mean, softmin (weighted towards the worst pixels, "
     "as cleanlab) or the share at or above --threshold; as detect --tiles.",

@@ -20,9 +20,10 @@
   ``min_cover`` of its area lies inside the union of the truth objects
   (precision = correct / polygons). Areas are taken in the truth objects' CRS.
 * **Tiles**: for the tiles of a ``geonoise tile`` directory that lie on the noise
-  map's grid, the tile score (mean noise score of the tile's evaluated pixels,
-  or the score of a ``detect --tiles`` ranking) against the true noise fraction
-  of the same pixels: Kendall's τ-b and Spearman's ρ.
+  map's grid, the tile score (by default ``1 −`` the softmin of the label
+  quality of the tile's evaluated pixels; or their mean; or the score of a
+  ``detect --tiles`` ranking) against the true noise fraction of the same
+  pixels: Kendall's τ-b and Spearman's ρ.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class EvaluateOptions:
     bins: int = DEFAULT_BINS
     window_size: int = 2048
     tile_scene: str | None = None
-    tile_score: str = "mean"
+    tile_score: str = "softmin"
 
     def __post_init__(self) -> None:
         if self.tile_score not in TILE_STATISTICS:
@@ -565,7 +566,7 @@ def ranking_scores(rows: list[dict[str, str]], path: str | os.PathLike) -> dict[
 
 
 def tile_metrics(
-    rows: list[dict[str, Any]], ranking: dict[str, float] | None = None, kind: str = "mean"
+    rows: list[dict[str, Any]], ranking: dict[str, float] | None = None, kind: str = "softmin"
 ) -> TileMetrics:
     """Kendall τ-b and Spearman ρ of the tile scores against the true noise fractions.
 

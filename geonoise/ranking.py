@@ -60,7 +60,7 @@ def softmin_score(scores: np.ndarray, temperature: float = SOFTMIN_TEMPERATURE) 
 class RankOptions:
     """How tiles are scored and ranked."""
 
-    tile_score: str = "mean"
+    tile_score: str = "softmin"
     threshold: float = 0.5
 
     def __post_init__(self) -> None:

@@ -136,7 +136,8 @@ def tile_dir(scene: dict[str, Path], tmp_path: Path) -> Path:
 def test_tiles_from_geonoise_tile_and_a_ranking(scene, tmp_path):
     tiles = tile_dir(scene, tmp_path)
     args = ["-q", "evaluate", scene["noise"], "--truth", scene["truth"], "--tiles", tiles]
-    summary = json.loads(run(*args, "--json").stdout)["tiles"]
+    assert json.loads(run(*args, "--json").stdout)["tiles"]["scores"] == "softmin noise score"
+    summary = json.loads(run(*args, "--json", "--tile-score", "mean").stdout)["tiles"]
     assert (summary["tiles"], summary["dropped"], summary["scores"]) == (4, 0, "mean noise score")
     assert summary["kendall_tau"] == pytest.approx(1.0)  # fractions 0.25, 0, 0, 16/240
     fractions = {row["tile_id"][-15:]: row["noise_fraction"] for row in summary["rows"]}

@@ -310,7 +310,7 @@ def test_tile_rank_agreement_on_a_hand_made_set():
         {"tile_id": f"t{i}", "score": s, "noise_fraction": f, "pixels": 10}
         for i, (s, f) in enumerate([(0.1, 0.0), (0.2, 0.1), (0.3, 0.3), (0.4, 0.2)])
     ]
-    m = tile_metrics(rows)
+    m = tile_metrics(rows, kind="mean")
     assert m.kendall_tau == pytest.approx(4 / 6)  # 5 concordant pairs, 1 discordant
     assert m.spearman_rho == pytest.approx(0.8)  # 1 − 6·2 / (4·15)
     assert (m.tiles, m.dropped, m.scores) == (4, 0, "mean noise score")
@@ -324,7 +324,7 @@ def test_tiles_without_pixels_or_ranking_are_dropped_and_undefined_is_none():
         {"tile_id": "b", "score": math.nan, "noise_fraction": math.nan, "pixels": 0},
         {"tile_id": "c", "score": 0.2, "noise_fraction": 0.0, "pixels": 5},
     ]
-    m = tile_metrics(rows)
+    m = tile_metrics(rows, kind="mean")
     assert (m.tiles, m.dropped) == (2, 1)
     assert m.kendall_tau is None and m.spearman_rho is None  # truth constant
     assert tile_metrics(rows, {"a": 1.0}).tiles == 1
