@@ -158,7 +158,7 @@ def evaluate(noise: Path, target: Path, tiles: Path, log: list[str], ranking=Non
     """Pixel AP/AUROC/best F1, and tile tau/rho with the mean and with the softmin tile score."""
     command = [GEONOISE, "-q", "evaluate", noise, "--truth", target / "noise_truth.tif"]
     command += ["--tiles", tiles, "--json"] + (["--ranking", ranking] if ranking else [])
-    result = json.loads(run(command, log))
+    result = json.loads(run([*command, "--tile-score", "mean"], log))
     pixels, tile_scores = result["pixels"], result["tiles"]
     softmin = tile_scores
     if ranking is None:
