@@ -90,8 +90,8 @@ def _expand_lists(values: tuple[str, ...]) -> list[str]:
     "--tta/--no-tta",
     default=True,
     show_default=True,
-    help="Average the 8 flips/rotations of each window: better noise maps (pixel AP +0.06 "
-    "to +0.10 in benchmarks/RESULTS.md) for 8× the model time; --no-tta for speed.",
+    help="Average the 8 flips/rotations of each window: better noise maps (pixel AP +0.05 "
+    "on average in benchmarks/RESULTS.md) for 8× the model time; --no-tta for speed.",
 )
 @click.option(
     "--probabilities", is_flag=True, help="Also write the class probabilities (<name>.probs.tif)."
