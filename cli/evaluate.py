@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .options import json_opt, overwrite_opt, progress_bar
+from .options import json_opt, overwrite_opt, progress_bar, window_size_opt
 
 _existing_file = click.Path(exists=True, dir_okay=False, readable=True)
 
@@ -99,14 +99,7 @@ def _png(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
     show_default=True,
     help="Score histogram bins on [0, 1]; exact while no bin holds two distinct scores.",
 )
-@click.option(
-    "--window-size",
-    type=click.IntRange(64, 65536),
-    default=2048,
-    show_default=True,
-    metavar="PIXELS",
-    help="Edge of the blocks read at a time (memory use grows with its square).",
-)
+@window_size_opt
 @overwrite_opt
 @json_opt
 @click.pass_context

@@ -49,6 +49,15 @@ json_opt = click.option(
     "--json", "as_json", is_flag=True, default=False, help="Print the summary as JSON on stdout."
 )
 
+window_size_opt = click.option(
+    "--window-size",
+    type=click.IntRange(64, 65536),
+    default=2048,
+    show_default=True,
+    metavar="PIXELS",
+    help="Edge of the blocks read at a time (memory use grows with its square).",
+)
+
 device_opt = click.option(
     "--device",
     type=click.Choice(["auto", "cpu", "cuda"]),

@@ -14,6 +14,7 @@ from .options import (
     overwrite_opt,
     progress_bar,
     verbosity,
+    window_size_opt,
 )
 
 
@@ -67,14 +68,7 @@ from .options import (
     metavar="PIXELS",
     help="Slivers within PIXELS of an outline that label and model agree on are 'boundary'.",
 )
-@click.option(
-    "--window-size",
-    type=click.IntRange(64, 65536),
-    default=2048,
-    show_default=True,
-    metavar="PIXELS",
-    help="Edge of the blocks read at a time (memory use grows with its square).",
-)
+@window_size_opt
 @jobs_opt("scanning blocks of the noise map")
 @overwrite_opt
 @json_opt
