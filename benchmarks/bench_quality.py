@@ -419,11 +419,11 @@ def main(argv: list[str] | None = None) -> int:
     args.output.with_name(f"{stem}.json").write_text(json.dumps(rows, indent=2) + "\n")
     given = shlex.join(sys.argv[1:] if argv is None else argv)
     command = ".venv/bin/python benchmarks/bench_quality.py" + (f" {given}" if given else "")
-    command = f"make bench-quality` (`{command}" if not given else command
+    command = f"`{command}`" if given else f"`make bench-quality` (`{command}`)"
     text = [
         "# Detection quality: the teacher-student method against the baselines",
         "",
-        f"Produced by `{command}` in {minutes:.0f} minutes, running "
+        f"Produced by {command} in {minutes:.0f} minutes, running "
         f"{sum('train-' in c for c in log)} training commands itself and reusing the models "
         "that earlier runs of the same script left in `benchmarks/_work/quality/` (all "
         "models from nothing: about 70 minutes on 2 cores); every number below comes from "
