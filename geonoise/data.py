@@ -197,6 +197,19 @@ class TileDataset(PairDataset):
         new.index = self.index.iloc[picks].reset_index(drop=True)
         return new
 
+    def placement(self, index: int) -> tuple[Any, Any]:
+        """The ``(transform, crs)`` of a tile, read from its image's header.
+
+        The index's footprints are in the first scene's CRS; a tile of another
+        scene keeps its own grid only in its file.
+        """
+        from rasterio.errors import NotGeoreferencedWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with io.open_raster(self.pairs[index][1]) as src:
+                return src.transform, src.crs
+
     def blind_to(self, region: Any, crs: Any) -> TileDataset:
         """The same tiles with every label inside ``region`` (a shapely geometry in ``crs``)
         read as IGNORE: a model trained on it never sees a label there.
@@ -208,18 +221,19 @@ class TileDataset(PairDataset):
         import geopandas as gpd
         import shapely
         from rasterio.features import geometry_mask
-        from rasterio.transform import from_bounds
 
-        region = gpd.GeoSeries([region], crs=crs).to_crs(self.index.crs).iloc[0]
-        height, width = self.tile_shape
+        area = gpd.GeoSeries([region], crs=crs)
+        in_index_crs = area.to_crs(self.index.crs).iloc[0]
         new = copy.copy(self)
         new._blind = dict(self._blind)
         footprints = self.index.geometry.to_numpy()
-        for tile_id, footprint in zip(self.tile_ids, footprints, strict=True):
-            if not shapely.intersects(footprint, region):
+        for index, (tile_id, footprint) in enumerate(zip(self.tile_ids, footprints, strict=True)):
+            if not shapely.intersects(footprint, in_index_crs):
                 continue
-            transform = from_bounds(*footprint.bounds, width, height)
-            blind = geometry_mask([region], (height, width), transform, invert=True)
+            transform, tile_crs = self.placement(index)
+            blind = geometry_mask(
+                [area.to_crs(tile_crs).iloc[0]], self.tile_shape, transform, invert=True
+            )
             if tile_id in new._blind:
                 blind |= new._blind[tile_id]
             if blind.any():

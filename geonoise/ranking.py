@@ -210,16 +210,7 @@ def _placements(dataset: Any, predictor: Any) -> Callable[[int], tuple[Any, Any]
             "their held-out region: every model scores every tile (in sample)"
         )
         return lambda index: None
-
-    def where(index: int) -> tuple[Any, Any]:
-        from rasterio.errors import NotGeoreferencedWarning
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with io.open_raster(dataset.pairs[index][1]) as src:
-                return src.transform, src.crs
-
-    return where
+    return dataset.placement
 
 
 def _labels(sample: dict[str, Any], meta: Any) -> np.ndarray:
