@@ -199,7 +199,9 @@ def detect(
         return
     if not scenes:
         raise click.UsageError("give SCENES to score, or --tiles for tile mode")
-    predictor = open_models(_expand_lists(models), options["device"])
+    # Scene mode blends and writes beside the model (detect.blended_strips): ONNX Runtime's
+    # threads must not busy-wait on the cores that work needs.
+    predictor = open_models(_expand_lists(models), options["device"], spin=False)
     _scene_mode(
         ctx,
         _expand_lists(scenes),

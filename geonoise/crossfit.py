@@ -160,11 +160,15 @@ def model_set(predictors: list[Any], names: list[str] | None = None) -> ModelSet
     return ModelSet(members)
 
 
-def open_models(paths: list[str], device: str = "auto") -> ModelSet:
-    """A :class:`ModelSet` of model files (checkpoints or ONNX, mixed as needed)."""
+def open_models(paths: list[str], device: str = "auto", *, spin: bool = True) -> ModelSet:
+    """A :class:`ModelSet` of model files (checkpoints or ONNX, mixed as needed).
+
+    ``spin``: let ONNX Runtime's idle threads busy-wait (see
+    :class:`geonoise.inference.OnnxPredictor`); off where the caller works beside the model.
+    """
     from geonoise.inference import open_predictor
 
-    predictors = [open_predictor(path, device) for path in paths]  # type: ignore[arg-type]
+    predictors = [open_predictor(path, device, spin=spin) for path in paths]  # type: ignore[arg-type]
     return model_set(predictors, [str(path) for path in paths])
 
 

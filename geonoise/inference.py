@@ -195,6 +195,10 @@ class OnnxPredictor:
         path: The ONNX model; its ``metadata_props`` carry the :class:`ModelMeta`.
         providers: Execution providers; default CUDA where ONNX Runtime has it, else CPU.
         threads: Intra-op threads; ``None`` lets ONNX Runtime use every physical core.
+        spin: Whether ONNX Runtime's threads busy-wait for work between and within runs
+            (its default, the fastest for back-to-back runs). Callers that work beside
+            the model, as ``detect`` does, turn it off so that the idle threads leave
+            the cores to them.
 
     Raises:
         ReadError: If ONNX Runtime cannot load ``path`` or it carries no geonoise metadata.
@@ -205,9 +209,12 @@ class OnnxPredictor:
         path: str | os.PathLike,
         providers: list[str] | None = None,
         threads: int | None = None,
+        spin: bool = True,
     ) -> None:
         self.path = Path(path)
-        self.session = _open_session(self.path, providers or onnx_providers("auto"), threads)
+        self.session = _open_session(
+            self.path, providers or onnx_providers("auto"), threads, spin
+        )
         self.meta, self.multiple = _read_onnx_meta(self.session, self.path)
 
     @property
@@ -222,13 +229,15 @@ class OnnxPredictor:
         return probabilities
 
 
-def _open_session(path: Path, providers: list[str], threads: int | None) -> Any:
+def _open_session(path: Path, providers: list[str], threads: int | None, spin: bool) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads is not None:
         options.intra_op_num_threads = threads
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # errors only: ORT's warnings would go to stderr unasked
     try:
         return ort.InferenceSession(str(path), options, providers=providers)
@@ -251,7 +260,11 @@ def _read_onnx_meta(session: Any, path: Path) -> tuple[ModelMeta, int]:
 
 
 def open_predictor(
-    path: str | os.PathLike, device: Device = "auto", *, threads: int | None = None
+    path: str | os.PathLike,
+    device: Device = "auto",
+    *,
+    threads: int | None = None,
+    spin: bool = True,
 ) -> Predictor:
     """The predictor for a model file: ``.onnx`` → ONNX Runtime, anything else → PyTorch.
 
@@ -259,13 +272,14 @@ def open_predictor(
         path: A geonoise checkpoint or an ONNX file from ``geonoise export``.
         device: ``auto`` (CUDA where available, else CPU), ``cpu`` or ``cuda``.
         threads: ONNX Runtime intra-op threads (PyTorch uses its global setting).
+        spin: Let ONNX Runtime's idle threads busy-wait (see :class:`OnnxPredictor`).
 
     Raises:
         ReadError: If the file cannot be read as a geonoise model.
         InvalidInputError: If ``device`` is ``cuda`` and the backend has no CUDA.
     """
     if Path(path).suffix.lower() == ".onnx":
-        return OnnxPredictor(path, providers=onnx_providers(device), threads=threads)
+        return OnnxPredictor(path, providers=onnx_providers(device), threads=threads, spin=spin)
     from geonoise.checkpoint import load_model
 
     resolved = torch_device(device)

@@ -54,8 +54,17 @@ class ThresholdAccumulator:
 
     def add(self, p_label: np.ndarray, labels: np.ndarray) -> None:
         """Add pixels whose ``p(label)`` is known already (NaN: not labelled)."""
-        valid = ~np.isnan(p_label)
         k = len(self.sums)
+        flat = labels.ravel()
+        if flat.dtype.kind == "u":
+            # One pass each, no masking: labels ≥ k (and the ignore value) fall in bins
+            # past k, and so do the NaNs of their p(label).
+            sums = np.bincount(flat, weights=p_label.ravel(), minlength=k)[:k]
+            if not np.isnan(sums).any():  # a NaN p(label) of a class: take the masked way
+                self.sums += sums
+                self.counts += np.bincount(flat, minlength=k)[:k]
+                return
+        valid = ~np.isnan(p_label)
         self.sums += np.bincount(labels[valid], weights=p_label[valid], minlength=k)[:k]
         self.counts += np.bincount(labels[valid], minlength=k)[:k]
 

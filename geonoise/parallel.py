@@ -1,16 +1,22 @@
-"""Work spread over worker processes, results kept in order.
+"""Work spread over worker processes or a helper thread, results kept in order.
 
 ``tile`` and ``vectorize`` cut their input into independent pieces (runs of
 windows, blocks) whose results must be combined in grid order. Workers are
 forked, so they start at once and inherit the imports already made; each opens
 its own datasets (GDAL handles must not cross a fork).
+
+``detect`` instead runs its model in a helper thread (:func:`read_ahead`):
+ONNX Runtime, PyTorch and GDAL release the GIL, so the model works on the next
+windows while this thread blends, scores and writes the last ones.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
@@ -61,3 +67,47 @@ def ordered_map(
         except BaseException:
             pool.shutdown(cancel_futures=True)
             raise
+
+
+def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """The items of ``items``, produced in a helper thread up to ``depth`` ahead of use.
+
+    ``items`` is iterated in that thread only (keep its datasets to it). An
+    exception there is raised here, at the item it replaced. Closing the
+    returned iterator early stops the helper after the item it is producing.
+    """
+    ready: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(depth, 1))
+    stop = threading.Event()
+
+    def put(kind: str, value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put((kind, value), timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put("item", item):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put("error", exc)
+            return
+        put("done", None)
+
+    helper = threading.Thread(target=produce, name="geonoise-read-ahead", daemon=True)
+    helper.start()
+    try:
+        while True:
+            kind, value = ready.get()
+            if kind == "error":
+                raise value
+            if kind == "done":
+                return
+            yield value
+    finally:
+        stop.set()
+        helper.join()

@@ -560,20 +560,12 @@ def _prefetch(
 ) -> Iterator[_Inputs]:
     """The blocks' inputs in order, each read (GDAL, without the GIL) while the last is used.
 
-    At most two blocks are in memory at a time.
+    At most three blocks are in memory at a time: the one in use, one read, one being read.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from geonoise.parallel import read_ahead
 
-    def read(block: Window) -> _Inputs:
-        return _read_block(noise, classes, block, halo, options.threshold)
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(read, grid[0])
-        for block in grid[1:]:
-            data = pending.result()
-            pending = pool.submit(read, block)
-            yield data
-        yield pending.result()
+    reads = (_read_block(noise, classes, block, halo, options.threshold) for block in grid)
+    return read_ahead(reads, depth=1)
 
 
 def _no_regions() -> Regions:

@@ -15,9 +15,10 @@ from click.testing import CliRunner
 
 from geonoise.checkpoint import ModelMeta, save_model
 from geonoise.cli.main import cli
-from geonoise.detect import NODATA, DetectOptions, SceneOutputs, detect_scene
+from geonoise.detect import NODATA, DetectOptions, SceneOutputs, detect_scene, predicted_class
 from geonoise.errors import InvalidInputError
 from geonoise.models import NRNRSSEG, model_config
+from geonoise.noise import ThresholdAccumulator
 from geonoise.ranking import RankOptions, rank_tiles
 from tests.conftest import write_scene
 
@@ -135,6 +136,34 @@ def test_tta_is_the_default_and_averages_the_eight_views_without_moving_pixels(t
         values = noise.read(1)
     expected = np.where(label == 1, 1 - p_building, p_building)
     np.testing.assert_allclose(values[valid], expected[valid], atol=1e-6)
+
+
+def test_predicted_class_is_argmax_ties_to_the_lower_class():
+    rng = np.random.default_rng(8)
+    probs = rng.integers(0, 4, (5, 30, 40)).astype(np.float32)  # many ties
+    expected = probs.argmax(0)
+    got = predicted_class(probs)
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_threshold_accumulator_fast_path_equals_the_masked_one():
+    rng = np.random.default_rng(9)
+    probs = rng.dirichlet(np.ones(3), (50, 60)).transpose(2, 0, 1).astype(np.float32)
+    labels = rng.integers(0, 3, (50, 60)).astype(np.uint8)
+    labels[:5] = 255  # ignored
+    labels[5:8] = 7  # a class the model does not know
+    fast, masked = ThresholdAccumulator(3), ThresholdAccumulator(3)
+    fast.update(probs, labels)
+    masked.update(probs, labels.astype(np.int64))  # signed labels take the masked way
+    np.testing.assert_allclose(fast.sums, masked.sums, rtol=1e-12)
+    np.testing.assert_array_equal(fast.counts, masked.counts)
+    # a NaN probability of a labelled pixel is skipped, as on the masked way
+    probs[1, 20, 20] = probs[0, 20, 20] = probs[2, 20, 20] = np.nan
+    with_nan = ThresholdAccumulator(3)
+    with_nan.update(probs, labels)
+    assert with_nan.counts.sum() == masked.counts.sum() - 1
+    assert np.isfinite(with_nan.thresholds()).all()
 
 
 def test_probabilities_and_quicklook_and_styles(tmp_path):

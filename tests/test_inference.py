@@ -142,6 +142,17 @@ def test_threads_are_set(onnx_file):
     assert predictor.session.get_session_options().intra_op_num_threads == 1
 
 
+def test_spinning_can_be_turned_off_with_the_same_outputs(onnx_file):
+    image = np.random.default_rng(5).uniform(0, 255, (2, BANDS, 32, 32)).astype(np.float32)
+    spinning = OnnxPredictor(onnx_file, providers=["CPUExecutionProvider"])
+    idle = OnnxPredictor(onnx_file, providers=["CPUExecutionProvider"], spin=False)
+    entry = "session.intra_op.allow_spinning"
+    assert idle.session.get_session_options().get_session_config_entry(entry) == "0"
+    with pytest.raises(Exception, match="does not have configuration"):
+        spinning.session.get_session_options().get_session_config_entry(entry)  # ORT default
+    np.testing.assert_array_equal(idle.predict(image), spinning.predict(image))
+
+
 @pytest.mark.parametrize("shape", [(1, BANDS - 1, 32, 32), (1, BANDS + 1, 32, 32)])
 def test_wrong_band_count_is_refused(torch_predictor, onnx_predictor, shape):
     for predictor in (torch_predictor, onnx_predictor):
