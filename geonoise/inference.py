@@ -212,9 +212,7 @@ class OnnxPredictor:
         spin: bool = True,
     ) -> None:
         self.path = Path(path)
-        self.session = _open_session(
-            self.path, providers or onnx_providers("auto"), threads, spin
-        )
+        self.session = _open_session(self.path, providers or onnx_providers("auto"), threads, spin)
         self.meta, self.multiple = _read_onnx_meta(self.session, self.path)
 
     @property

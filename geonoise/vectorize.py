@@ -9,7 +9,10 @@ summarised (pixel count, score sum and maximum, class counts); regions that
 touch across a block edge are joined by connectivity and their polygons
 unioned, which gives exactly the polygons of a whole-raster polygonization.
 Pixel coordinates are integers, so the union is exact; one affine transform
-then puts every polygon on the map.
+then puts every polygon on the map. A region that touches no block edge is
+final as soon as its block is scanned, so the process that scanned the block
+also measures it, drops it if it is below ``--min-area`` and simplifies it
+(:func:`finish`); only the regions joined across seams are finished at the end.
 
 With the class companion (``NOISE.classes.tif``: band 1 the given label, band 2
 the predicted class, 255 = none) each region gets the majority label and
@@ -37,7 +40,7 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,7 +134,9 @@ class Regions:
     """Suspect regions and the pixel statistics they are summarised from.
 
     ``geoms`` are polygons (pixel or map coordinates); the other arrays are per
-    region. Class counts are sparse triples ``(region, class, count)``.
+    region. Class counts are sparse triples ``(region, class, count)``. The
+    areas are those of the polygons before simplification, NaN until
+    :func:`finish` computes them.
     """
 
     geoms: np.ndarray
@@ -142,6 +147,13 @@ class Regions:
     deep: np.ndarray
     label_counts: np.ndarray  # (n, 3) int64: region, class, count
     predicted_counts: np.ndarray
+    area: np.ndarray = field(default_factory=lambda: np.empty(0))  # m²
+    planar_area: np.ndarray = field(default_factory=lambda: np.empty(0))  # map units²
+
+    def __post_init__(self) -> None:
+        for name in ("area", "planar_area"):
+            if len(getattr(self, name)) != len(self.geoms):
+                setattr(self, name, np.full(len(self.geoms), np.nan))
 
     def __len__(self) -> int:
         return len(self.geoms)
@@ -156,15 +168,18 @@ class Regions:
             arrays = [getattr(p, name) + d for p, d in zip(parts, shift, strict=True)]
             return np.concatenate([np.empty((0, 3), np.int64), *arrays])
 
-        stack = {
-            name: np.concatenate([getattr(p, name) for p in parts])
-            for name in ("geoms", "pixels", "score_sum", "score_max", "near", "deep")
-        }
+        stack = {name: np.concatenate([getattr(p, name) for p in parts]) for name in _PER_REGION}
         return cls(
             **stack,
             label_counts=counts("label_counts"),
             predicted_counts=counts("predicted_counts"),
         )
+
+
+#: The per-region arrays of :class:`Regions` (the class counts aside).
+_PER_REGION = (
+    "geoms", "pixels", "score_sum", "score_max", "near", "deep", "area", "planar_area"
+)  # fmt: skip
 
 
 @dataclass
@@ -430,21 +445,17 @@ def merge(regions: Regions, groups: np.ndarray) -> Regions:
 
 
 def _take(regions: Regions, order: np.ndarray) -> Regions:
-    rank = np.empty_like(order)
+    """The regions at the indices ``order`` (a permutation or a subset), in that order."""
+    rank = np.full(len(regions), -1, dtype=np.int64)
     rank[order] = np.arange(len(order))
 
     def remap(counts: np.ndarray) -> np.ndarray:
-        out = counts.copy()
-        out[:, 0] = rank[counts[:, 0]]
+        out = counts[rank[counts[:, 0]] >= 0]
+        out[:, 0] = rank[out[:, 0]]
         return out
 
     return Regions(
-        geoms=regions.geoms[order],
-        pixels=regions.pixels[order],
-        score_sum=regions.score_sum[order],
-        score_max=regions.score_max[order],
-        near=regions.near[order],
-        deep=regions.deep[order],
+        **{name: getattr(regions, name)[order] for name in _PER_REGION},
         label_counts=remap(regions.label_counts),
         predicted_counts=remap(regions.predicted_counts),
     )
@@ -462,43 +473,141 @@ def _merge_counts(counts: np.ndarray, groups: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- the pass
 
 
+@dataclass(frozen=True)
+class AreaRule:
+    """How polygon areas become m² in a CRS: planar areas times ``factor²``, or geodesic.
+
+    Made once from the raster's CRS, so worker processes need no CRS library for it.
+    """
+
+    factor: float = 1.0
+    geodesic_crs: str | None = None  # WKT of a geographic CRS
+
+    @classmethod
+    def of(cls, crs: Any) -> AreaRule:
+        """The rule for a rasterio CRS (or anything rasterio's ``CRS.from_user_input`` takes)."""
+        from rasterio.crs import CRS
+
+        crs = CRS.from_user_input(crs)
+        if crs.is_geographic:
+            return cls(geodesic_crs=crs.to_wkt())
+        return cls(factor=float(crs.linear_units_factor[1]))
+
+    def areas(self, geoms: np.ndarray) -> np.ndarray:
+        """Areas in m² of polygons in map coordinates."""
+        import shapely
+
+        if self.geodesic_crs is None:
+            return shapely.area(geoms) * self.factor**2
+        from pyproj import CRS
+
+        geod = CRS.from_wkt(self.geodesic_crs).get_geod()
+        return np.array([abs(geod.geometry_area_perimeter(g)[0]) for g in geoms], dtype=float)
+
+
+@dataclass(frozen=True)
+class _Finishing:
+    """What turning pixel polygons into output polygons needs (sent to the workers)."""
+
+    transform: Any  # the raster's affine transform
+    rule: AreaRule
+    options: VectorizeOptions
+
+
+def finish(regions: Regions, finishing: _Finishing) -> Regions:
+    """Regions in map coordinates made final: areas measured, small ones dropped, simplified.
+
+    Areas (and ``--min-area``) are those of the exact pixel outlines; the
+    polygons are simplified afterwards.
+    """
+    import shapely
+
+    if not len(regions):
+        return regions
+    regions.area = finishing.rule.areas(regions.geoms)
+    regions.planar_area = shapely.area(regions.geoms)
+    if finishing.options.min_area > 0:
+        regions = _take(regions, np.flatnonzero(regions.planar_area >= finishing.options.min_area))
+    regions.geoms = simplify(regions.geoms, finishing.options.simplify)
+    return regions
+
+
+@dataclass
+class Scanned:
+    """The regions of a noise map after the block pass.
+
+    ``done`` are final (map coordinates, areas, simplified, small ones
+    dropped); ``pending`` touched a block edge and are merged across seams
+    (pixel coordinates) for :func:`vectorize` to finish. ``found`` counts the
+    regions before any was dropped as too small.
+    """
+
+    done: Regions
+    pending: Regions
+    found: int
+    largest_class: int
+
+
 def scan(
     noise: rasterio.io.DatasetReader,
     classes: rasterio.io.DatasetReader | None = None,
     options: VectorizeOptions = VectorizeOptions(),
     on_window: Callable[[Window], None] | None = None,
-) -> tuple[Regions, int]:
-    """Suspect regions of a whole noise map, in pixel coordinates, merged across blocks.
+) -> Scanned:
+    """Suspect regions of a whole noise map, merged across blocks.
 
-    Returns:
-        The regions and the largest class id seen in the class companion (-1 without one).
+    Regions that lie inside one block are finished by the process that scanned
+    the block (in parallel with ``--jobs``), unless holes are to be filled:
+    a filled hole joins the regions inside it to its owner, which needs them all.
     """
     halo = options.boundary_width + 1 if classes is not None else 0
+    finishing = _Finishing(noise.transform, AreaRule.of(noise.crs), options)
     seams = _Seams()
-    parts: list[Regions] = []
-    total, largest_class = 0, -1
+    done: list[Regions] = []
+    pending: list[Regions] = []
+    found, total, largest_class = 0, 0, -1
     grid = blocks(noise.width, noise.height, options.window_size)
-    for block, (regions, edges, block_largest) in zip(
-        grid, _scanned_blocks(noise, classes, grid, halo, options), strict=True
-    ):
+    scanned = _scanned_blocks(noise, classes, grid, halo, finishing)
+    for block, (finished, waiting, edges, count, block_largest) in zip(grid, scanned, strict=True):
         largest_class = max(largest_class, block_largest)
         seams.add(block, edges, total)
-        parts.append(regions)
-        total += len(regions)
+        done.append(finished)
+        pending.append(waiting)
+        found += count - len(waiting)
+        total += len(waiting)
         if on_window is not None:
             on_window(block)
-    if not total:
-        return Regions.concat(parts[:0] or [_no_regions()]), largest_class
-    return merge(Regions.concat(parts), seams.groups(total)), largest_class
+    merged = merge(Regions.concat(pending or [_no_regions()]), seams.groups(total))
+    return Scanned(
+        done=Regions.concat(done or [_no_regions()]),
+        pending=merged,
+        found=found + len(merged),
+        largest_class=largest_class,
+    )
 
 
-ScannedBlock = tuple[Regions, Edges, int]
+ScannedBlock = tuple[Regions, Regions, "Edges", int, int]
 
 
-def _scan(data: _Inputs, block: Window, boundary_width: int) -> ScannedBlock:
-    """A block's regions, their ids along its edges, and the largest class id it holds."""
-    regions, labelled = _summarise(data, block, boundary_width)
-    return regions, Edges.of(labelled), _largest_class(data)
+def _scan(data: _Inputs, block: Window, finishing: _Finishing) -> ScannedBlock:
+    """A block's regions: the finished ones, those on its edges (pixel coordinates) with
+    their ids along the edges, how many regions it has, and the largest class id it holds."""
+    regions, labelled = _summarise(data, block, finishing.options.boundary_width)
+    edges = Edges.of(labelled)
+    on_edge = np.zeros(len(regions) + 1, dtype=bool)
+    for edge in (edges.top, edges.bottom, edges.left, edges.right):
+        on_edge[edge] = True
+    on_edge = on_edge[1:]
+    if finishing.options.fill_holes > 0:
+        on_edge[:] = True  # filling holes joins regions: all are finished together
+    inner = np.flatnonzero(~on_edge)
+    finished = finish(to_map(_take(regions, inner), finishing.transform), finishing)
+    waiting = _take(regions, np.flatnonzero(on_edge))
+    # Edge ids renumbered to the waiting regions (1-based, 0: none).
+    renumber = np.zeros(len(regions) + 1, dtype=np.int64)
+    renumber[1:][on_edge] = np.arange(1, len(waiting) + 1)
+    edges = Edges(*(renumber[e] for e in (edges.top, edges.bottom, edges.left, edges.right)))
+    return finished, waiting, edges, len(regions), _largest_class(data)
 
 
 def _scanned_blocks(
@@ -506,11 +615,12 @@ def _scanned_blocks(
     classes: rasterio.io.DatasetReader | None,
     grid: list[Window],
     halo: int,
-    options: VectorizeOptions,
+    finishing: _Finishing,
 ) -> Iterator[ScannedBlock]:
     """Every block scanned, in grid order: by a pool of ``options.jobs`` processes,
     or here with the next block read (GDAL, without the GIL) while this one is used.
     """
+    options = finishing.options
     if options.jobs > 1 and len(grid) > 1:
         # Imported once here rather than in every worker; and shapely in full before
         # any result arrives, since the pool's thread unpickles the polygons while this
@@ -519,11 +629,11 @@ def _scanned_blocks(
         import shapely  # noqa: F401
 
         paths = (noise.name, None if classes is None else classes.name)
-        tasks = [(*paths, block, halo, options) for block in grid]
+        tasks = [(*paths, block, halo, finishing) for block in grid]
         yield from ordered_map(_scan_in_worker, tasks, options.jobs, while_waiting=_load_writer)
         return
     for block, data in zip(grid, _prefetch(noise, classes, grid, halo, options), strict=True):
-        yield _scan(data, block, options.boundary_width)
+        yield _scan(data, block, finishing)
 
 
 #: Rasters opened by this (worker) process, by path: each is opened once per worker.
@@ -535,14 +645,14 @@ def _scan_in_worker(
     classes_path: str | None,
     block: Window,
     halo: int,
-    options: VectorizeOptions,
+    finishing: _Finishing,
 ) -> ScannedBlock:
     for path in (noise_path, classes_path):
         if path is not None and path not in _OPEN:
             _OPEN[path] = io.open_raster(path)
     classes = None if classes_path is None else _OPEN[classes_path]
-    data = _read_block(_OPEN[noise_path], classes, block, halo, options.threshold)
-    return _scan(data, block, options.boundary_width)
+    data = _read_block(_OPEN[noise_path], classes, block, halo, finishing.options.threshold)
+    return _scan(data, block, finishing)
 
 
 def _load_writer() -> None:
@@ -674,19 +784,6 @@ def valid_polygons(geoms: np.ndarray) -> np.ndarray:
     return geoms
 
 
-def areas_m2(geoms: np.ndarray, crs: Any) -> tuple[np.ndarray, str]:
-    """Polygon areas in m² (geodesic on the ellipsoid for geographic CRSs)."""
-    import shapely
-    from pyproj import CRS
-
-    crs = CRS.from_user_input(crs)
-    if crs.is_geographic:
-        geod = crs.get_geod()
-        return np.array([abs(geod.geometry_area_perimeter(g)[0]) for g in geoms]), "m2"
-    units = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
-    return shapely.area(geoms) * units**2, "m2"
-
-
 # --------------------------------------------------------------------------- attributes
 
 
@@ -725,7 +822,7 @@ def kinds(
 
 
 def frame(regions: Regions, crs: Any, largest_class: int, has_classes: bool) -> gpd.GeoDataFrame:
-    """The attribute table of the regions (map coordinates), ordered north to south."""
+    """The attribute table of finished regions (see :func:`finish`), ordered north to south."""
     import geopandas as gpd
     import pandas as pd
     import shapely
@@ -734,7 +831,7 @@ def frame(regions: Regions, crs: Any, largest_class: int, has_classes: bool) -> 
     count = len(regions)
     label = majority(regions.label_counts, count)
     predicted = majority(regions.predicted_counts, count)
-    area, _ = areas_m2(regions.geoms, crs)
+    area = regions.area
     bounds = shapely.bounds(regions.geoms)
     order = np.lexsort((-area, bounds[:, 0], -bounds[:, 3]))
     kind = kinds(label, predicted, regions, largest_class) if has_classes else None
@@ -781,24 +878,21 @@ def vectorize(
     """
     if classes is not None:
         check_classes(noise, classes)
-    regions, largest_class = scan(noise, classes, options, on_window)
-    if not len(regions):
+    scanned = scan(noise, classes, options, on_window)
+    if not scanned.found:
         raise EmptyResultError(
             f"{noise.name}: no pixel has a noise score of at least {options.threshold:g} "
             "(--threshold); nothing written"
         )
-    regions = fill_holes(to_map(regions, noise.transform), options.fill_holes)
-    gdf = frame(regions, noise.crs, largest_class, classes is not None)
-    if options.min_area > 0:
-        gdf = gdf[gdf.geometry.area >= options.min_area]
-    if gdf.empty:
+    pending = fill_holes(to_map(scanned.pending, noise.transform), options.fill_holes)
+    finishing = _Finishing(noise.transform, AreaRule.of(noise.crs), options)
+    regions = Regions.concat([scanned.done, finish(pending, finishing)])
+    if not len(regions):
         raise EmptyResultError(
-            f"{noise.name}: all {len(regions)} regions are smaller than --min-area "
-            f"{options.min_area:g}; nothing written"
+            f"{noise.name}: all {scanned.found - len(scanned.pending) + len(pending)} regions "
+            f"are smaller than --min-area {options.min_area:g}; nothing written"
         )
-    gdf = gdf.set_geometry(simplify(gdf.geometry.to_numpy(), options.simplify), crs=gdf.crs)
-    gdf["id"] = np.arange(1, len(gdf) + 1, dtype=np.int64)
-    return gdf.reset_index(drop=True)
+    return frame(regions, noise.crs, scanned.largest_class, classes is not None)
 
 
 def check_classes(noise: rasterio.io.DatasetReader, classes: rasterio.io.DatasetReader) -> None:

@@ -180,8 +180,12 @@ def test_min_area_drops_small_polygons(tmp_path):
     kept = run(noise, min_area=2)
     np.testing.assert_allclose(kept["area"], [25.0])
     assert list(kept["id"]) == [1]
-    with pytest.raises(EmptyResultError, match="--min-area 100"):
+    with pytest.raises(EmptyResultError, match="all 2 regions are smaller than --min-area 100"):
         run(noise, min_area=100)
+    # the same with both regions cut by block seams (finished after the merge, not in a block)
+    with pytest.raises(EmptyResultError, match="all 2 regions are smaller than --min-area 100"):
+        run(noise, min_area=100, window_size=16)
+    np.testing.assert_allclose(run(noise, min_area=2, window_size=16)["area"], [25.0])
 
 
 def ring_with_holes() -> np.ndarray:
@@ -318,8 +322,11 @@ def blobby(seed: int, height: int, width: int, cells: int) -> np.ndarray:
     cells=st.integers(1, 8),
     size=st.integers(16, 40),
     with_classes=st.booleans(),
+    min_area=st.sampled_from([0.0, 1.0, 3.0]),
 )
-def test_windowed_result_equals_whole_raster_result(seed, height, width, cells, size, with_classes):
+def test_windowed_result_equals_whole_raster_result(
+    seed, height, width, cells, size, with_classes, min_area
+):
     score = blobby(seed, height, width, cells)
     label = blobby(seed + 1, height, width, cells + 2) > 0.5
     predicted = blobby(seed + 2, height, width, cells + 2) > 0.5
@@ -327,8 +334,9 @@ def test_windowed_result_equals_whole_raster_result(seed, height, width, cells, 
     with contextlib.ExitStack() as stack:
         noise = memory_raster(stack, score)
         companion = memory_raster(stack, classes) if with_classes else None
-        whole = vectorize(noise, companion, VectorizeOptions(threshold=0.6, window_size=4096))
-        windowed = vectorize(noise, companion, VectorizeOptions(threshold=0.6, window_size=size))
+        options = {"threshold": 0.6, "min_area": min_area}
+        whole = vectorize(noise, companion, VectorizeOptions(**options, window_size=4096))
+        windowed = vectorize(noise, companion, VectorizeOptions(**options, window_size=size))
     assert_same_layers(whole, windowed)
 
 
@@ -398,8 +406,10 @@ def test_simplify_falls_back_to_topology_preserving_where_quick_one_breaks():
     assert simple[2].equals(plain)
 
 
-@pytest.mark.parametrize("in_memory", [False, True])
-def test_worker_processes_give_the_same_layer_as_one_process(tmp_path, in_memory):
+@pytest.mark.parametrize(("in_memory", "fill_holes"), [(False, 2.0), (True, 2.0), (False, 0.0)])
+def test_worker_processes_give_the_same_layer_as_one_process(tmp_path, in_memory, fill_holes):
+    # fill_holes 0: regions inside a block are finished (simplified, measured, dropped when
+    # too small) by the worker that scanned it; otherwise all after the merge.
     score = blobby(7, 150, 130, 5)
     classes = np.stack([blobby(8, 150, 130, 7) > 0.5, blobby(9, 150, 130, 7) > 0.5])
     with contextlib.ExitStack() as stack:
@@ -410,7 +420,8 @@ def test_worker_processes_give_the_same_layer_as_one_process(tmp_path, in_memory
             noise = stack.enter_context(rasterio.open(write_noise(tmp_path / "n.tif", score)))
             path = write_classes(tmp_path / "c.tif", *classes.astype("uint8"))
             companion = stack.enter_context(rasterio.open(path))
-        options = {"threshold": 0.6, "window_size": 32, "simplify": 0.5, "fill_holes": 2.0}
+        options = {"threshold": 0.6, "window_size": 32, "simplify": 0.5, "min_area": 1.0}
+        options["fill_holes"] = fill_holes
         serial = vectorize(noise, companion, VectorizeOptions(**options, jobs=1))
         parallel = vectorize(noise, companion, VectorizeOptions(**options, jobs=3))
     assert len(serial) > 20
