@@ -37,7 +37,6 @@ from geonoise.noise import (
     METHODS,
     ThresholdAccumulator,
     confident_learning,
-    label_probability,
 )
 from geonoise.windows import Window, blend_weights, window_grid
 
@@ -172,15 +171,35 @@ class StripBlender:
         self.weight_sums[rows, cols] += weights
         self.valid[rows, cols] |= valid[:, :span]
 
-    def pop(self, rows: int) -> tuple[np.ndarray, np.ndarray]:
-        """The blended probabilities and valid mask of the next ``rows`` rows; forgets them."""
-        probs = self.sums[:, :rows] / np.maximum(self.weight_sums[:rows], 1e-12)
-        valid = self.valid[:rows] & (self.weight_sums[:rows] > 0)
+    def peek(self, rows: int) -> Strip:
+        """The next ``rows`` rows, as views of the buffers: valid until :meth:`advance`."""
+        weights = self.weight_sums[:rows]
+        return Strip(self.top, self.sums[:, :rows], weights, self.valid[:rows] & (weights > 0))
+
+    def advance(self, rows: int) -> None:
+        """Forget the next ``rows`` rows (move the rows below them up)."""
         for buffer in (self.sums[:], self.weight_sums[None], self.valid[None]):
             buffer[:, :-rows] = buffer[:, rows:]
             buffer[:, -rows:] = 0
         self.top += rows
-        return probs, valid
+
+
+@dataclass
+class Strip:
+    """Finished rows of a scene: window probabilities summed with their blend weights.
+
+    The blended probabilities are ``sums / weights``; they are divided only
+    where needed (the class with the largest sum is the most probable one).
+    """
+
+    top: int
+    sums: np.ndarray  # (K, rows, width) float32
+    weights: np.ndarray  # (rows, width) float32, > 0 where valid
+    valid: np.ndarray  # (rows, width) bool
+
+    def probabilities(self, cols: slice = slice(None)) -> np.ndarray:
+        """Blended probabilities ``(K, rows, n)`` of the columns ``cols``."""
+        return self.sums[:, :, cols] / np.maximum(self.weights[:, cols], 1e-12)
 
 
 def predict_windows(predictor: Any, images: np.ndarray, tta: bool) -> np.ndarray:
@@ -205,12 +224,13 @@ def blended_strips(
     size: int,
     options: DetectOptions,
     on_window: Callable[[], None] | None = None,
-) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Yield ``(top row, probabilities (K, n, width), valid (n, width))`` strip by strip.
+) -> Iterator[Strip]:
+    """Yield the scene's :class:`Strip` s from top to bottom.
 
-    The windows are read and run through the model in a helper thread, a few
-    batches ahead, while this one blends them and the caller scores and writes
-    the strips (see :func:`geonoise.parallel.read_ahead`).
+    A strip's arrays are views of the blender's buffers: use them before asking
+    for the next strip. The windows are read and run through the model in a
+    helper thread, a few batches ahead, while this one blends them and the
+    caller scores and writes the strips (see :func:`geonoise.parallel.read_ahead`).
     """
     from geonoise.crossfit import as_model_set
     from geonoise.parallel import read_ahead
@@ -233,9 +253,8 @@ def blended_strips(
         end = tops[row_done + 1] if row_done + 1 < len(tops) else scene.height
         rows = min(end, scene.height) - blender.top
         if rows > 0:
-            top_row = blender.top
-            probs, valid = blender.pop(rows)
-            yield top_row, probs, valid
+            yield blender.peek(rows)
+            blender.advance(rows)
 
 
 #: Batches the model may run ahead of blending (each holds its windows' probabilities).
@@ -329,10 +348,13 @@ class ScoreTally:
     noisy: float = 0.0
 
     def add(self, score: np.ndarray) -> None:
-        values = score[~np.isnan(score)]
-        self.scored += values.size
-        self.score_sum += float(values.sum())
-        self.noisy += float((values > 0.5).sum())
+        self.add_known(score, ~np.isnan(score))
+
+    def add_known(self, score: np.ndarray, known: np.ndarray) -> None:
+        """Add the scores where ``known`` (the others are not looked at)."""
+        self.scored += int(np.count_nonzero(known))
+        self.score_sum += float(np.sum(score, where=known, dtype=np.float64))
+        self.noisy += int(np.count_nonzero((score > 0.5) & known))
 
 
 def check_label_classes(
@@ -356,29 +378,33 @@ STRIP_CHUNK = 1024
 
 def _write_strip(
     writers: _Writers,
-    top: int,
-    probs: np.ndarray,
-    valid: np.ndarray,
+    strip: Strip,
     label: np.ndarray,
     thresholds: ThresholdAccumulator,
     tally: ScoreTally,
 ) -> None:
     from rasterio.windows import Window as RioWindow
 
-    for start in range(0, probs.shape[2], STRIP_CHUNK):
-        cols = slice(start, min(start + STRIP_CHUNK, probs.shape[2]))
-        window = RioWindow(start, top, cols.stop - start, probs.shape[1])
-        chunk, usable = probs[:, :, cols], valid[:, cols]
-        given = np.where(usable, label[:, cols], IGNORE).astype(np.uint8)
-        predicted = np.where(usable, predicted_class(chunk), IGNORE).astype(np.uint8)
-        p_label = label_probability(chunk, given)
-        score = 1.0 - p_label  # self-confidence (confident learning rescores later)
-        tally.add(score)
-        thresholds.add(p_label, given)
-        writers.noise.write(np.nan_to_num(score, nan=NODATA)[None], window=window)
+    classes, rows, width = strip.sums.shape
+    for start in range(0, width, STRIP_CHUNK):
+        cols = slice(start, min(start + STRIP_CHUNK, width))
+        window = RioWindow(start, strip.top, cols.stop - start, rows)
+        sums, usable = strip.sums[:, :, cols], strip.valid[:, cols]
+        given = np.where(usable, label[:, cols], IGNORE).astype(np.uint8, copy=False)
+        predicted = np.where(usable, predicted_class(sums), IGNORE).astype(np.uint8, copy=False)
+        known = given < classes  # IGNORE (255) is never a class of the model
+        index = np.where(known, given, 0).astype(np.intp)[None]
+        picked = np.take_along_axis(sums, index, axis=0)[0]
+        p_label = picked / np.maximum(strip.weights[:, cols], 1e-12)
+        # self-confidence (confident learning rescores later)
+        score = np.where(known, 1.0 - p_label, np.float32(NODATA)).astype(np.float32, copy=False)
+        tally.add_known(score, known)
+        thresholds.add(p_label, given)  # pixels whose label is no class are left out
+        writers.noise.write(score[None], window=window)
         writers.classes.write(np.stack([given, predicted]), window=window)
         if writers.probs is not None:
-            writers.probs.write(np.where(usable, chunk, NODATA).astype(np.float32), window=window)
+            probs = strip.probabilities(cols)
+            writers.probs.write(np.where(usable, probs, NODATA).astype(np.float32), window=window)
 
 
 def predicted_class(probs: np.ndarray) -> np.ndarray:
@@ -487,10 +513,10 @@ def detect_scene(
         thresholds = ThresholdAccumulator(meta.num_classes)
         tally = ScoreTally()
         try:
-            for top, probs, valid in blended_strips(scene, models, size, options, on_window):
-                label = labels.read(_full_width(scene, top, probs.shape[1]))
-                check_label_classes(label, meta, labels_path, valid)
-                _write_strip(writers, top, probs, valid, label, thresholds, tally)
+            for strip in blended_strips(scene, models, size, options, on_window):
+                label = labels.read(_full_width(scene, strip.top, strip.valid.shape[0]))
+                check_label_classes(label, meta, labels_path, strip.valid)
+                _write_strip(writers, strip, label, thresholds, tally)
         finally:
             writers.close()
         noise_source = scratch / "noise.tif"

@@ -53,7 +53,11 @@ class ThresholdAccumulator:
         self.add(label_probability(probs, labels), labels)
 
     def add(self, p_label: np.ndarray, labels: np.ndarray) -> None:
-        """Add pixels whose ``p(label)`` is known already (NaN: not labelled)."""
+        """Add pixels whose ``p(label)`` is known already.
+
+        Pixels whose label is not a class (≥ K, the ignore value included) are
+        left out whatever their ``p_label``; so are NaN values of ``p_label``.
+        """
         k = len(self.sums)
         flat = labels.ravel()
         if flat.dtype.kind == "u":
