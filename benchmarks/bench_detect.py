@@ -5,7 +5,10 @@ In one run, on this machine:
 1. **Overhead** — the whole `geonoise detect` command (start-up, reading, labels,
    blending, scoring, COG writing; quicklook and test-time augmentation off)
    against the pure model forward of the same windows with the same backend and
-   batch size, on in-memory arrays. Target: ratio ≤ 1.15.
+   batch size, on in-memory arrays. Target: ratio ≤ 1.15. The forward is timed
+   with ONNX Runtime's threads spinning (its default) and not (as detect runs
+   it), and the faster counts. With ``--tta-presets``, also detect's default
+   configuration, test-time augmentation on, against eight forwards per window.
 2. **Memory** — peak RSS of `detect` on a scene and on one four times larger
    (2× per side). Target: ratio ≤ 1.2.
 
@@ -71,27 +74,33 @@ def windows_of(size: int) -> int:
     return len(window_grid(size, size, WINDOW, OVERLAP))
 
 
-def pure_forward(model: Path, windows: int, repeats: int) -> float:
-    """Seconds for the model alone on ``windows`` windows, batched as detect batches them."""
+def pure_forward(model: Path, windows: int, repeats: int, passes: int = 1) -> float:
+    """Seconds for the model alone on ``windows`` windows, batched as detect batches them,
+    ``passes`` times each (8 for test-time augmentation); the faster of ONNX Runtime
+    with and without spinning threads."""
     import numpy as np
 
     from geonoise.inference import open_predictor
 
-    predictor = open_predictor(model, "cpu")
     batch = np.random.default_rng(0).uniform(0, 255, (BATCH, 3, WINDOW, WINDOW))
     batch = batch.astype(np.float32)
     sizes = [BATCH] * (windows // BATCH) + ([windows % BATCH] if windows % BATCH else [])
-    predictor.predict(batch)  # warm-up
     times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        for n in sizes:
-            predictor.predict(batch[:n])
-        times.append(time.perf_counter() - started)
+    for spin in (True, False):
+        predictor = open_predictor(model, "cpu", spin=spin)
+        predictor.predict(batch)  # warm-up
+        for _ in range(repeats):
+            started = time.perf_counter()
+            for n in sizes:
+                for _ in range(passes):
+                    predictor.predict(batch[:n])
+            times.append(time.perf_counter() - started)
     return min(times)
 
 
-def run_detect(scene: Path, labels: Path, model: Path, name: str, repeats: int) -> list[Run]:
+def run_detect(
+    scene: Path, labels: Path, model: Path, name: str, repeats: int, tta: bool = False
+) -> list[Run]:
     runs = []
     for index in range(repeats):
         out = WORK / "out" / f"{name}_{index}.tif"
@@ -115,7 +124,7 @@ def run_detect(scene: Path, labels: Path, model: Path, name: str, repeats: int) 
             "--batch-size",
             str(BATCH),
             "--no-quicklook",
-            "--no-tta",  # one forward pass per window, as the pure-forward baseline
+            "--tta" if tta else "--no-tta",  # as many forwards as the baseline
         ]
         time_v = "/usr/bin/time" if Path("/usr/bin/time").exists() else None
         runs.append(measure(command, WORK / f"{name}.log", 0.05, time_v))
@@ -141,26 +150,38 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs=2, default=[2048, 4096])
     parser.add_argument("--presets", nargs="+", default=["tiny", "seed"])
+    parser.add_argument(
+        "--tta-presets",
+        nargs="*",
+        default=["tiny"],
+        help="presets also timed in detect's default configuration, test-time augmentation "
+        "on (8 forwards per window; the seed preset takes minutes per run there)",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("-o", "--output", type=Path, default=HERE / "detect.md")
     args = parser.parse_args(argv)
     small, large = args.sizes
     rows, memory = [], {}
-    for preset in args.presets:
+    plan = [(p, False) for p in args.presets] + [(p, True) for p in args.tta_presets]
+    for preset, tta in plan:
         model = make_model(preset)
         for size in (small, large):
             scene, labels = make_scene(WORK.parent, size)
-            runs = run_detect(scene, labels, model, f"{preset}_{size}", args.repeats)
-            memory[(preset, size)] = max(r.maxrss_mb for r in runs)
-            forward = pure_forward(model, windows_of(size), args.repeats)
+            name = f"{preset}_{size}{'_tta' if tta else ''}"
+            runs = run_detect(scene, labels, model, name, args.repeats, tta)
+            if not tta:
+                memory[(preset, size)] = max(r.maxrss_mb for r in runs)
+            forward = pure_forward(model, windows_of(size), args.repeats, 8 if tta else 1)
             whole = min(r.seconds for r in runs)
+            cpu = [r.cpu for r in runs if r.cpu is not None]
             rows.append(
                 (
-                    preset,
+                    preset + (" + TTA" if tta else ""),
                     size,
                     windows_of(size),
                     whole,
                     statistics.median(r.seconds for r in runs),
+                    min(cpu) if cpu else None,
                     forward,
                     whole / forward,
                 )
@@ -169,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         "# `geonoise detect`: overhead and memory",
         "",
         f"Command: `.venv/bin/python benchmarks/bench_detect.py --sizes {small} {large} "
-        f"--presets {' '.join(args.presets)} --repeats {args.repeats}`",
+        f"--presets {' '.join(args.presets)} --tta-presets {' '.join(args.tta_presets)} "
+        f"--repeats {args.repeats}`",
         "",
         *machine(),
         "",
@@ -178,14 +200,15 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "## Overhead: whole command over the pure model forward (target ≤ 1.15)",
         "",
-        "| preset | scene | windows | detect s (best) | detect s (median) | "
+        "| preset | scene | windows | detect s (best) | detect s (median) | detect CPU s | "
         "model forward s | ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for preset, size, windows, whole, median, forward, ratio in rows:
+    for preset, size, windows, whole, median, cpu, forward, ratio in rows:
         verdict = "met" if ratio <= 1.15 else "not met"
+        cpu_s = f"{cpu:.1f}" if cpu is not None else "?"
         lines.append(
-            f"| {preset} | {size}² | {windows} | {whole:.2f} | {median:.2f} | "
+            f"| {preset} | {size}² | {windows} | {whole:.2f} | {median:.2f} | {cpu_s} | "
             f"{forward:.2f} | **{ratio:.2f}** ({verdict}) |"
         )
     lines += [
