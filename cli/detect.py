@@ -115,7 +115,7 @@ def _expand_lists(values: tuple[str, ...]) -> list[str]:
     type=click.FloatRange(0, 1),
     default=0.5,
     show_default=True,
-    help="Tile mode: score above which a pixel counts as noisy (--tile-score fraction).",
+    help="Tile mode: a pixel counts as noisy from this score up (--tile-score fraction).",
 )
 @click.option(
     "--binary-255",
@@ -271,7 +271,7 @@ def _report_scene(result: dict[str, Any], quiet: bool) -> None:
         if not quiet:
             click.echo(
                 f"{result['scene']}: mean score {result['mean_score']:.3f}, "
-                f"{100 * result['noisy_fraction']:.1f}% of labelled pixels above 0.5 "
+                f"{100 * result['noisy_fraction']:.1f}% of labelled pixels at or above 0.5 "
                 f"({result['seconds']:.1f} s)",
                 err=True,
             )

@@ -12,7 +12,8 @@ Tile scores (``--tile-score``), higher = noisier:
   (temperature 0.1, as cleanlab's segmentation ranking): a mean weighted
   towards the worst pixels, so a few confidently wrong pixels count more than
   many uncertain ones along clean edges;
-* ``fraction``: share of labelled pixels whose score exceeds ``--threshold``;
+* ``fraction``: share of labelled pixels whose score is at least ``--threshold``
+  (as in ``evaluate`` and ``vectorize``);
 * ``iou``: ``1 − IoU`` between the predicted and the given label (the seed's
   choice; mean IoU over the classes present in either).
 """
@@ -110,7 +111,7 @@ def tile_scores(
     return {
         "mean": float(noise[scored].mean()),
         "softmin": softmin_score(noise[scored]),
-        "fraction": float((noise[scored] > threshold).mean()),
+        "fraction": float((noise[scored] >= threshold).mean()),
         "iou": float(1.0 - np.mean(ious)),
         "labelled": int(scored.sum()),
     }

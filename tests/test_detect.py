@@ -166,6 +166,17 @@ def test_threshold_accumulator_fast_path_equals_the_masked_one():
     assert np.isfinite(with_nan.thresholds()).all()
 
 
+def test_fraction_counts_scores_at_the_threshold_as_evaluate_does():
+    from geonoise.evaluate import tile_statistic
+    from geonoise.ranking import tile_scores
+
+    noise = np.array([[0.2, 0.5], [0.5, 0.9]], np.float32)
+    probs = np.stack([1 - noise, noise])
+    label = np.ones((2, 2), np.uint8)
+    assert tile_scores(noise, probs, label, 0.5)["fraction"] == 0.75
+    assert tile_statistic(noise.ravel(), "fraction", 0.5) == 0.75
+
+
 def test_probabilities_and_quicklook_and_styles(tmp_path):
     scene, labels, *_ = scene_with_labels(tmp_path, 64, 64)
     options = DetectOptions(window=32, overlap=8, probabilities=True)
