@@ -3,7 +3,8 @@
 In one run, on this machine:
 
 1. **Overhead** — the whole `geonoise detect` command (start-up, reading, labels,
-   blending, scoring, COG writing; quicklook and test-time augmentation off)
+   blending, scoring, COG writing; quicklook off, test-time augmentation off unless
+   the row says TTA)
    against the pure model forward of the same windows with the same backend and
    batch size, on in-memory arrays. Target: ratio ≤ 1.15. The forward is timed
    with ONNX Runtime's threads spinning (its default) and not (as detect runs

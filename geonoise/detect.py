@@ -155,19 +155,14 @@ class StripBlender:
         self.valid = np.zeros((capacity, width), bool)
 
     def add(self, window: Window, probs: np.ndarray, valid: np.ndarray) -> None:
-        """Add one window's probabilities ``(K, size, size)`` and its valid-pixel mask.
-
-        ``probs`` is weighted in place (the caller's array is used up).
-        """
+        """Add one window's probabilities ``(K, size, size)`` and its valid-pixel mask."""
         rows = slice(window.row_off - self.top, window.row_off - self.top + window.height)
         if rows.stop > self.weight_sums.shape[0]:
             raise ValueError(f"window {window} reaches past the blender's {rows.stop} rows")
         cols = slice(window.col_off, min(window.col_off + window.width, self.width))
         span = cols.stop - cols.start
         weights = self.weights[:, :span]
-        weighted = probs[:, :, :span]
-        np.multiply(weighted, weights, out=weighted)  # the window's own array: no temporary
-        self.sums[:, rows, cols] += weighted
+        self.sums[:, rows, cols] += probs[:, :, :span] * weights
         self.weight_sums[rows, cols] += weights
         self.valid[rows, cols] |= valid[:, :span]
 
@@ -399,6 +394,7 @@ def _write_strip(
         index = np.where(known, given, 0).astype(np.intp)[None]
         picked = np.take_along_axis(sums, index, axis=0)[0]
         p_label = picked / np.maximum(strip.weights[:, cols], 1e-12)
+        known &= ~np.isnan(p_label)  # a model that gave NaN scores nothing there
         # self-confidence (confident learning rescores later)
         score = np.where(known, 1.0 - p_label, np.float32(NODATA)).astype(np.float32, copy=False)
         tally.add_known(score, known)

@@ -74,7 +74,8 @@ def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
 
     ``items`` is iterated in that thread only (keep its datasets to it). An
     exception there is raised here, at the item it replaced. Closing the
-    returned iterator early stops the helper after the item it is producing.
+    returned iterator early (an error here, Ctrl-C) stops the helper after the
+    item it is producing, and waits for that: for ``detect``, one batch.
     """
     ready: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(depth, 1))
     stop = threading.Event()

@@ -12,7 +12,9 @@ Pixel coordinates are integers, so the union is exact; one affine transform
 then puts every polygon on the map. A region that touches no block edge is
 final as soon as its block is scanned, so the process that scanned the block
 also measures it, drops it if it is below ``--min-area`` and simplifies it
-(:func:`finish`); only the regions joined across seams are finished at the end.
+(:func:`finish`); regions that touch a block edge (the raster's border included)
+are finished at the end, after the merge, and so is every region when holes are
+to be filled (a filled hole joins the regions inside it to its owner).
 
 With the class companion (``NOISE.classes.tif``: band 1 the given label, band 2
 the predicted class, 255 = none) each region gets the majority label and
@@ -477,7 +479,8 @@ def _merge_counts(counts: np.ndarray, groups: np.ndarray) -> np.ndarray:
 class AreaRule:
     """How polygon areas become m² in a CRS: planar areas times ``factor²``, or geodesic.
 
-    Made once from the raster's CRS, so worker processes need no CRS library for it.
+    Made once from the raster's CRS and sent to the worker processes as plain values
+    (a geographic CRS as WKT, which they parse with pyproj for its ellipsoid).
     """
 
     factor: float = 1.0
@@ -491,7 +494,13 @@ class AreaRule:
         crs = CRS.from_user_input(crs)
         if crs.is_geographic:
             return cls(geodesic_crs=crs.to_wkt())
-        return cls(factor=float(crs.linear_units_factor[1]))
+        if crs.is_projected:
+            return cls(factor=float(crs.linear_units_factor[1]))
+        # Engineering (local) CRSs, e.g. a drone survey's: the unit of the first axis.
+        from pyproj import CRS as ProjCRS
+
+        axes = ProjCRS.from_wkt(crs.to_wkt()).axis_info
+        return cls(factor=float(axes[0].unit_conversion_factor) if axes else 1.0)
 
     def areas(self, geoms: np.ndarray) -> np.ndarray:
         """Areas in m² of polygons in map coordinates."""

@@ -158,12 +158,18 @@ def test_threshold_accumulator_fast_path_equals_the_masked_one():
     masked.update(probs, labels.astype(np.int64))  # signed labels take the masked way
     np.testing.assert_allclose(fast.sums, masked.sums, rtol=1e-12)
     np.testing.assert_array_equal(fast.counts, masked.counts)
-    # a NaN probability of a labelled pixel is skipped, as on the masked way
-    probs[1, 20, 20] = probs[0, 20, 20] = probs[2, 20, 20] = np.nan
+    # a NaN probability of a labelled pixel is left out, as on the masked way
+    label_there = int(labels[20, 20])
+    p_there = float(probs[label_there, 20, 20])
+    probs[:, 20, 20] = np.nan
     with_nan = ThresholdAccumulator(3)
     with_nan.update(probs, labels)
-    assert with_nan.counts.sum() == masked.counts.sum() - 1
-    assert np.isfinite(with_nan.thresholds()).all()
+    counts = masked.counts.copy()
+    counts[label_there] -= 1
+    np.testing.assert_array_equal(with_nan.counts, counts)
+    sums = masked.sums.copy()
+    sums[label_there] -= p_there
+    np.testing.assert_allclose(with_nan.sums, sums, rtol=1e-9)
 
 
 def test_fraction_counts_scores_at_the_threshold_as_evaluate_does():
@@ -175,6 +181,54 @@ def test_fraction_counts_scores_at_the_threshold_as_evaluate_does():
     label = np.ones((2, 2), np.uint8)
     assert tile_scores(noise, probs, label, 0.5)["fraction"] == 0.75
     assert tile_statistic(noise.ravel(), "fraction", 0.5) == 0.75
+
+
+def test_a_model_giving_nan_scores_nothing_there(tmp_path):
+    scene, labels, _, label = scene_with_labels(tmp_path, 64, 64)
+
+    class NaNModel(PixelModel):
+        def predict(self, image):
+            probs = super().predict(image)
+            probs[:, :, 10:12, 10:12] = np.nan  # 2×2 pixels of every 32-px window
+            return probs
+
+    options = DetectOptions(window=32, overlap=0, quicklook=False, tta=False)
+    outputs = SceneOutputs.beside(tmp_path / "n.tif", options)
+    summary = detect_scene(str(scene), str(labels), NaNModel(), outputs, options)
+    with rasterio.open(outputs.noise) as noise:
+        score = noise.read(1)
+    assert not np.isnan(score).any()
+    nan_pixels = np.zeros_like(score, bool)
+    for top in (0, 32):
+        for left in (0, 32):
+            nan_pixels[top + 10 : top + 12, left + 10 : left + 12] = True
+    assert (score[nan_pixels] == NODATA).all()
+    with rasterio.open(scene) as src:
+        valid = src.dataset_mask() > 0
+    scored = valid & (label != 255) & ~nan_pixels
+    assert summary["scored_pixels"] == int(scored.sum())
+    assert np.isfinite(summary["mean_score"])
+
+
+class ReadOnlyModel(PixelModel):
+    """Returns arrays it may keep (read-only), as a caching predictor could."""
+
+    def predict(self, image):
+        probs = super().predict(image)
+        probs.setflags(write=False)
+        return probs
+
+
+def test_predictor_arrays_are_not_written_to(tmp_path):
+    scene, labels, _, _ = scene_with_labels(tmp_path, 50, 40)
+    options = DetectOptions(window=32, overlap=8, quicklook=False, tta=False)
+    for name, model in (("plain", PixelModel()), ("read_only", ReadOnlyModel())):
+        detect_scene(
+            str(scene), str(labels), model, SceneOutputs.beside(tmp_path / f"{name}.tif", options),
+            options,
+        )  # fmt: skip
+    with rasterio.open(tmp_path / "plain.tif") as a, rasterio.open(tmp_path / "read_only.tif") as b:
+        np.testing.assert_array_equal(a.read(), b.read())
 
 
 def test_probabilities_and_quicklook_and_styles(tmp_path):

@@ -42,7 +42,10 @@ def test_read_ahead_works_ahead_but_at_most_depth_items():
 
     stream = read_ahead(items(), depth=2)
     assert next(stream) == 0
-    time.sleep(0.3)  # time enough for the helper to fill the queue and block
+    deadline = time.monotonic() + 10
+    while len(produced) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # had it not blocked, it would run on to 10 now
     # one handed out, two queued, one made and waiting for room
     assert len(produced) == 4
     stream.close()

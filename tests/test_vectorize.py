@@ -182,10 +182,35 @@ def test_min_area_drops_small_polygons(tmp_path):
     assert list(kept["id"]) == [1]
     with pytest.raises(EmptyResultError, match="all 2 regions are smaller than --min-area 100"):
         run(noise, min_area=100)
-    # the same with both regions cut by block seams (finished after the merge, not in a block)
+    # blocks of 16 px: the 10×10 region crosses a seam (finished after the merge), the small
+    # one lies inside a block (finished by its block's scan)
     with pytest.raises(EmptyResultError, match="all 2 regions are smaller than --min-area 100"):
         run(noise, min_area=100, window_size=16)
     np.testing.assert_allclose(run(noise, min_area=2, window_size=16)["area"], [25.0])
+
+
+def test_min_area_drops_regions_that_cross_seams_too(tmp_path):
+    score = np.zeros((30, 30), "float32")
+    score[12:16, 12:16] = 1  # 4 m² across the seams of 16-px blocks (starts 0 and 14)
+    noise = write_noise(tmp_path / "n.tif", score)
+    with pytest.raises(EmptyResultError, match="all 1 regions are smaller than --min-area 5"):
+        run(noise, min_area=5, window_size=16)
+    np.testing.assert_allclose(run(noise, min_area=4, window_size=16)["area"], [4.0])
+
+
+def test_engineering_crs_areas_use_its_unit(tmp_path):
+    """A local (engineering) CRS, as drone surveys have, is neither projected nor geographic."""
+    from rasterio.crs import CRS as RioCRS
+
+    local = RioCRS.from_wkt(
+        'LOCAL_CS["site",LOCAL_DATUM["site",0],UNIT["metre",1],'
+        'AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
+    )
+    score = np.zeros((40, 40), "float32")
+    score[5:10, 5:10] = 0.9
+    noise = write_noise(tmp_path / "n.tif", score, crs=local, res=2.0)
+    layer = run(noise)
+    np.testing.assert_allclose(layer["area"], [25 * 4.0])
 
 
 def ring_with_holes() -> np.ndarray:
