@@ -7,8 +7,8 @@ In one run, on this machine:
    the row says TTA)
    against the pure model forward of the same windows with the same backend and
    batch size, on in-memory arrays. Target: ratio ≤ 1.15. The forward is timed
-   with ONNX Runtime's threads spinning (its default) and not (as detect runs
-   it), and the faster counts. With ``--tta-presets``, also detect's default
+   with ONNX Runtime's threads spinning (its default), idle, and with two batches
+   side by side on half the cores each (as detect runs it); the fastest counts. With ``--tta-presets``, also detect's default
    configuration, test-time augmentation on, against eight forwards per window.
 2. **Memory** — peak RSS of `detect` on a scene and on one four times larger
    (2× per side). Target: ratio ≤ 1.2.
@@ -77,24 +77,34 @@ def windows_of(size: int) -> int:
 
 def pure_forward(model: Path, windows: int, repeats: int, passes: int = 1) -> float:
     """Seconds for the model alone on ``windows`` windows, batched as detect batches them,
-    ``passes`` times each (8 for test-time augmentation); the faster of ONNX Runtime
-    with and without spinning threads."""
+    ``passes`` times each (8 for test-time augmentation): the fastest of ONNX Runtime
+    with its threads spinning, with them idle, and with two batches run side by side
+    on half the cores each (as detect runs ONNX models on the CPU)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import numpy as np
 
     from geonoise.inference import open_predictor
+    from geonoise.parallel import available_cpus
 
     batch = np.random.default_rng(0).uniform(0, 255, (BATCH, 3, WINDOW, WINDOW))
     batch = batch.astype(np.float32)
     sizes = [BATCH] * (windows // BATCH) + ([windows % BATCH] if windows % BATCH else [])
+    lanes = 2 if available_cpus() >= 2 else 1
+
+    def forward(predictor, n: int) -> None:
+        for _ in range(passes):
+            predictor.predict(batch[:n])
+
     times = []
-    for spin in (True, False):
-        predictor = open_predictor(model, "cpu", spin=spin)
+    for spin, side_by_side in ((True, 1), (False, 1), (True, lanes)):
+        threads = available_cpus() // side_by_side if side_by_side > 1 else None
+        predictor = open_predictor(model, "cpu", spin=spin, threads=threads)
         predictor.predict(batch)  # warm-up
         for _ in range(repeats):
             started = time.perf_counter()
-            for n in sizes:
-                for _ in range(passes):
-                    predictor.predict(batch[:n])
+            with ThreadPoolExecutor(side_by_side) as pool:
+                list(pool.map(lambda n, p=predictor: forward(p, n), sizes))
             times.append(time.perf_counter() - started)
     return min(times)
 

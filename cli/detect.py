@@ -177,7 +177,7 @@ def detect(
       geonoise detect scene.tif -l labels.tif -m @student.folds.txt -o noise.tif
     """
     from geonoise.crossfit import open_models
-    from geonoise.detect import DetectOptions
+    from geonoise.detect import MODEL_LANES, DetectOptions
 
     detect_options = DetectOptions(
         window=options["window"],
@@ -203,8 +203,9 @@ def detect(
     # that work is large beside the model, and ONNX Runtime's threads must not busy-wait
     # on the cores it needs (tiny preset, 4096², 2 cores: 6.4 s idle vs 6.9 s spinning);
     # with TTA the model does eight times the work and spinning pays (2048²: 9.2 vs 9.5 s).
+    # ONNX models on the CPU also run MODEL_LANES batches side by side (see detect.py).
     spin = detect_options.tta
-    predictor = open_models(_expand_lists(models), options["device"], spin=spin)
+    predictor = open_models(_expand_lists(models), options["device"], spin=spin, lanes=MODEL_LANES)
     _scene_mode(
         ctx,
         _expand_lists(scenes),

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -68,9 +70,12 @@ class ModelSet:
     It offers the :class:`~geonoise.inference.Predictor` interface (``meta``,
     ``multiple``, ``predict``) for callers without a georeference, where every
     model scores every pixel, and :meth:`predict_at` for georeferenced windows.
+
+    ``lanes``: how many :meth:`predict_at` calls may usefully run at once, from
+    as many threads (see :func:`open_models`); 1 for most sets.
     """
 
-    def __init__(self, members: list[Member]) -> None:
+    def __init__(self, members: list[Member], lanes: int = 1) -> None:
         if not members:
             raise InvalidInputError("no model given", "--model")
         first = members[0].predictor.meta
@@ -84,8 +89,10 @@ class ModelSet:
                     "--model",
                 )
         self.members = members
+        self.lanes = max(1, int(lanes))
         #: Pixels of the windows scored so far that no model could score out of sample.
         self.in_sample_pixels = 0
+        self._count_lock = threading.Lock()
 
     @property
     def meta(self) -> ModelMeta:
@@ -130,7 +137,8 @@ class ModelSet:
         orphans = ~masks.any(axis=0)
         if orphans.any():
             masks[:, orphans] = True
-            self.in_sample_pixels += int(orphans.sum())
+            with self._count_lock:  # lanes may score windows at once
+                self.in_sample_pixels += int(orphans.sum())
         total = np.zeros((len(images), self.meta.num_classes, *shape), np.float32)
         for member, mask in zip(self.members, masks, strict=True):
             needed = mask.reshape(len(images), -1).any(axis=1)
@@ -150,26 +158,43 @@ def holdout_of(meta: ModelMeta) -> tuple[Any, Any]:
     return shapely.from_wkt(meta.holdout["wkt"]), CRS.from_wkt(meta.holdout["crs"])
 
 
-def model_set(predictors: list[Any], names: list[str] | None = None) -> ModelSet:
+def model_set(predictors: list[Any], names: list[str] | None = None, lanes: int = 1) -> ModelSet:
     """A :class:`ModelSet` of predictors, each keeping to its meta's held-out region."""
     names = names or [f"model {i + 1}" for i in range(len(predictors))]
     members = []
     for predictor, name in zip(predictors, names, strict=True):
         region, crs = holdout_of(predictor.meta)
         members.append(Member(predictor, name, region, crs))
-    return ModelSet(members)
+    return ModelSet(members, lanes)
 
 
-def open_models(paths: list[str], device: str = "auto", *, spin: bool = True) -> ModelSet:
+def open_models(
+    paths: list[str], device: str = "auto", *, spin: bool = True, lanes: int = 1
+) -> ModelSet:
     """A :class:`ModelSet` of model files (checkpoints or ONNX, mixed as needed).
 
-    ``spin``: let ONNX Runtime's idle threads busy-wait (see
-    :class:`geonoise.inference.OnnxPredictor`); off where the caller works beside the model.
+    Args:
+        spin: Let ONNX Runtime's idle threads busy-wait (see
+            :class:`geonoise.inference.OnnxPredictor`); off where the caller works
+            beside the model.
+        lanes: Batches the caller would run at once. Only ONNX models on the CPU
+            take them: their sessions then get ``CPUs // lanes`` threads each, and
+            the set runs ``lanes`` batches side by side (concurrent runs of one
+            session are safe in ONNX Runtime). Otherwise the set has one lane.
     """
-    from geonoise.inference import open_predictor
+    from geonoise.inference import onnx_providers, open_predictor
+    from geonoise.parallel import available_cpus
 
-    predictors = [open_predictor(path, device, spin=spin) for path in paths]  # type: ignore[arg-type]
-    return model_set(predictors, [str(path) for path in paths])
+    on_cpu_onnx = all(Path(p).suffix.lower() == ".onnx" for p in paths) and onnx_providers(
+        device
+    ) == ["CPUExecutionProvider"]
+    lanes = max(1, min(lanes, available_cpus())) if on_cpu_onnx else 1
+    threads = available_cpus() // lanes if lanes > 1 else None
+    predictors = [
+        open_predictor(path, device, spin=spin, threads=threads)  # type: ignore[arg-type]
+        for path in paths
+    ]
+    return model_set(predictors, [str(path) for path in paths], lanes)
 
 
 def as_model_set(predictor: Any) -> ModelSet:

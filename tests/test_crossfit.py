@@ -36,12 +36,13 @@ class Constant(PixelModel):
         return out
 
 
-def building_probability(tmp_path, models) -> tuple[np.ndarray, np.ndarray, dict]:
+def building_probability(tmp_path, models, lanes: int = 1) -> tuple[np.ndarray, np.ndarray, dict]:
     """p(building) the noise map implies at every scored pixel, and the valid mask."""
     scene, labels, _, label = scene_with_labels(tmp_path, WIDTH, HEIGHT)
     options = DetectOptions(window=32, overlap=12, batch_size=3, quicklook=False)
     outputs = SceneOutputs.beside(tmp_path / "noise.tif", options)
-    summary = detect_scene(str(scene), str(labels), model_set(models), outputs, options)
+    models = model_set(models, lanes=lanes)
+    summary = detect_scene(str(scene), str(labels), models, outputs, options)
     with rasterio.open(outputs.noise) as noise:
         score = noise.read(1)
     valid = score != NODATA
@@ -73,6 +74,48 @@ def test_pixels_in_no_held_out_region_get_all_models_and_are_counted(tmp_path):
     ].repeat(HEIGHT, 0)
     np.testing.assert_allclose(p[valid], expected[valid], atol=1e-6)
     assert summary["in_sample_window_pixels"] > 0
+
+
+def test_lanes_score_batches_side_by_side_with_the_same_result(tmp_path):
+    models = [Constant(0.2, cols=(0, 40)), Constant(0.8, cols=(40, 70))]  # 70..83: no fold
+    (tmp_path / "one").mkdir()
+    (tmp_path / "three").mkdir()
+    one = building_probability(tmp_path / "one", models, lanes=1)
+    three = building_probability(tmp_path / "three", models, lanes=3)
+    np.testing.assert_array_equal(one[0], three[0])
+    np.testing.assert_array_equal(one[1], three[1])
+    assert one[2]["in_sample_window_pixels"] == three[2]["in_sample_window_pixels"] > 0
+
+
+def test_open_models_gives_lanes_to_onnx_on_the_cpu_only(tmp_path, monkeypatch):
+    import torch
+
+    from geonoise import parallel
+    from geonoise.checkpoint import ModelMeta, save_model
+    from geonoise.crossfit import open_models
+    from geonoise.export import export_onnx
+    from geonoise.models import NRNRSSEG, model_config
+
+    monkeypatch.setattr(parallel, "available_cpus", lambda: 4)
+    torch.manual_seed(0)
+    meta = ModelMeta(
+        model=model_config("tiny").to_dict(),
+        class_names=["background", "building"],
+        band_mean=[128.0] * 3,
+        band_std=[64.0] * 3,
+        tile_size=32,
+    )
+    checkpoint = tmp_path / "m.ckpt"
+    save_model(checkpoint, NRNRSSEG(model_config("tiny")), meta)
+    onnx = tmp_path / "m.onnx"
+    export_onnx(checkpoint, onnx)
+    onnx_set = open_models([str(onnx), str(onnx)], "cpu", lanes=2)
+    assert onnx_set.lanes == 2
+    for member in onnx_set.members:
+        assert member.predictor.session.get_session_options().intra_op_num_threads == 2
+    assert open_models([str(onnx)], "cpu").lanes == 1
+    assert open_models([str(checkpoint)], "cpu", lanes=2).lanes == 1  # PyTorch: one lane
+    assert open_models([str(onnx), str(checkpoint)], "cpu", lanes=2).lanes == 1
 
 
 def test_models_of_a_set_must_agree_on_bands_and_classes():
