@@ -8,8 +8,9 @@ In one run, on this machine:
    against the pure model forward of the same windows with the same backend and
    batch size, on in-memory arrays. Target: ratio ≤ 1.15. The forward is timed
    with ONNX Runtime's threads spinning (its default), idle, and with two batches
-   side by side on half the cores each (as detect runs it); the fastest counts. With ``--tta-presets``, also detect's default
-   configuration, test-time augmentation on, against eight forwards per window.
+   side by side on half the cores each (as detect runs it); the fastest counts.
+   With ``--tta-presets``, also detect's default configuration, test-time
+   augmentation on, against eight forwards per window.
 2. **Memory** — peak RSS of `detect` on a scene and on one four times larger
    (2× per side). Target: ratio ≤ 1.2.
 
