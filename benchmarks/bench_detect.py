@@ -241,22 +241,22 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "## Where the overhead goes",
         "",
-        "- The model runs in a helper thread, a batch or two ahead, while the main thread "
-        "blends, scores and writes; ONNX Runtime's threads spin (busy-wait) only with TTA, "
-        "where the model's share is large. But ONNX Runtime alone fills both cores (about "
-        "2 CPU s per wall second), so on this CPU every CPU second of reading, blending, "
-        "scoring and writing still adds about half a second of wall time: compare the detect "
-        "CPU s column with twice the forward.",
+        "- The model runs ahead in helper threads (ONNX on the CPU: two batches side by side, "
+        "each on half the cores) while the main thread blends, scores and writes. But the "
+        "model alone fills both cores (about 2 CPU s per wall second), so on this CPU every "
+        "CPU second of reading, blending, scoring and writing still adds about half a second "
+        "of wall time: compare the detect CPU s column with twice the forward.",
         "- Fixed costs: start-up (Python, numpy, rasterio, onnxruntime, the session: about "
         "0.35 s) and, at the end, the COG copies of the noise map and the class companion "
         "with their overviews (about 0.7 s at 4096², 0.45 s of it the COG driver's overview "
         "pass; `io.write_cog` timed alone). They need the whole map, so nothing runs beside "
         "them.",
-        "- Hence the tiny preset cannot reach 1.15 here: at 4096² its budget is 0.15 × "
-        "4.3–4.6 s ≈ 0.7 s, less than start-up plus the COG copies; at 2048² the budget "
-        "(0.16 s) is below the start-up alone. The seed preset's forward is 7× longer and "
-        "meets the target at 4096². With test-time augmentation on (the default) the model "
-        "does eight times the work and the tiny preset comes within a few per cent of it.",
+        "- Hence, without test-time augmentation, the tiny preset cannot reach 1.15 here: at "
+        "4096² its budget is 0.15 × 4.2 s ≈ 0.6 s, less than start-up plus the COG copies; "
+        "at 2048² the budget (0.14 s) is below the start-up alone. The seed preset's forward "
+        "is 7× longer and meets the target at 4096². With test-time augmentation on (detect's "
+        "default) the model does eight times the work, and the whole command stays within "
+        "1.15× of it.",
         "- Per pixel, beside the model: reading and decoding the scene, one multiply-add per "
         "class per window pixel for blending, the class with the largest weighted sum, one "
         "division for p(label), the score, and the uncompressed strip writes: about 2.5 CPU "
