@@ -88,25 +88,13 @@ def test_lanes_score_batches_side_by_side_with_the_same_result(tmp_path):
 
 
 def test_open_models_gives_lanes_to_onnx_on_the_cpu_only(tmp_path, monkeypatch):
-    import torch
-
     from geonoise import parallel
-    from geonoise.checkpoint import ModelMeta, save_model
     from geonoise.crossfit import open_models
     from geonoise.export import export_onnx
-    from geonoise.models import NRNRSSEG, model_config
+    from tests.test_inference import make_model_file
 
     monkeypatch.setattr(parallel, "available_cpus", lambda: 4)
-    torch.manual_seed(0)
-    meta = ModelMeta(
-        model=model_config("tiny").to_dict(),
-        class_names=["background", "building"],
-        band_mean=[128.0] * 3,
-        band_std=[64.0] * 3,
-        tile_size=32,
-    )
-    checkpoint = tmp_path / "m.ckpt"
-    save_model(checkpoint, NRNRSSEG(model_config("tiny")), meta)
+    checkpoint = make_model_file(tmp_path / "m.ckpt")
     onnx = tmp_path / "m.onnx"
     export_onnx(checkpoint, onnx)
     onnx_set = open_models([str(onnx), str(onnx)], "cpu", lanes=2)

@@ -32,15 +32,16 @@ def test_read_ahead_yields_every_item_in_order_from_another_thread():
     assert {t.name for t in threads} == {"geonoise-read-ahead"}
 
 
+def counted(count: int, produced: list[int]):
+    """0..count-1, each noted in ``produced`` when it is made."""
+    for i in range(count):
+        produced.append(i)
+        yield i
+
+
 def test_read_ahead_works_ahead_but_at_most_depth_items():
-    produced = []
-
-    def items():
-        for i in range(10):
-            produced.append(i)
-            yield i
-
-    stream = read_ahead(items(), depth=2)
+    produced: list[int] = []
+    stream = read_ahead(counted(10, produced), depth=2)
     assert next(stream) == 0
     deadline = time.monotonic() + 10
     while len(produced) < 4 and time.monotonic() < deadline:
@@ -65,14 +66,8 @@ def test_read_ahead_raises_the_error_at_the_item_it_replaced():
 
 
 def test_closing_read_ahead_early_stops_the_helper():
-    produced = []
-
-    def items():
-        for i in range(1000):
-            produced.append(i)
-            yield i
-
-    stream = read_ahead(items(), depth=1)
+    produced: list[int] = []
+    stream = read_ahead(counted(1000, produced), depth=1)
     assert next(stream) == 0
     stream.close()  # joins the helper: it must not run on to the end
     assert len(produced) < 10
