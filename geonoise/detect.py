@@ -230,9 +230,10 @@ def blended_strips(
     """Yield the scene's :class:`Strip` s from top to bottom.
 
     A strip's arrays are views of the blender's buffers: use them before asking
-    for the next strip. The windows are read and run through the model in a
-    helper thread, a few batches ahead, while this one blends them and the
-    caller scores and writes the strips (see :func:`geonoise.parallel.read_ahead`).
+    for the next strip. The windows are read and run through the model in
+    helper threads, a few batches ahead (:data:`MODEL_LANES` batches side by side
+    where the models allow), while this one blends them and the caller scores and
+    writes the strips (see :func:`geonoise.parallel.read_ahead`).
     Batches run on across window rows: once a window of the next row arrives,
     every row above it is final.
     """
