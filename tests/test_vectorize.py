@@ -23,6 +23,7 @@ from geonoise.vectorize import (
     classes_path_for,
     connected_groups,
     simplify,
+    square_reduce,
     vectorize,
 )
 from geonoise.windows import window_grid
@@ -452,3 +453,24 @@ def test_worker_processes_give_the_same_layer_as_one_process(tmp_path, in_memory
     assert len(serial) > 20
     assert_same_layers(serial, parallel)
     assert shapely.equals(serial.geometry.values, parallel.geometry.values).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    height=st.integers(1, 40),
+    width=st.integers(1, 40),
+    radius=st.integers(1, 6),
+    share=st.floats(0.05, 0.95),
+)
+def test_square_reduce_is_scipys_binary_maximum_and_minimum_filter(
+    seed, height, width, radius, share
+):
+    from scipy import ndimage
+
+    mask = np.random.default_rng(seed).random((height, width)) < share
+    size = 2 * radius + 1
+    dilated = ndimage.maximum_filter(mask, size=size, mode="constant", cval=0)
+    eroded = ndimage.minimum_filter(mask, size=size, mode="constant", cval=0)
+    np.testing.assert_array_equal(square_reduce(mask, radius, np.logical_or), dilated)
+    np.testing.assert_array_equal(square_reduce(mask, radius, np.logical_and), eroded)
