@@ -8,7 +8,7 @@ In one run, on this machine:
    against the pure model forward of the same windows with the same backend and
    batch size, on in-memory arrays. Target: ratio ≤ 1.15. The forward is timed
    with ONNX Runtime's threads spinning (its default), idle, and with two batches
-   side by side on half the cores each (as detect runs it); the fastest counts.
+   side by side on one session (as detect runs it); the fastest counts.
    With ``--tta-presets``, also detect's default configuration, test-time
    augmentation on, against eight forwards per window.
 2. **Memory** — peak RSS of `detect` on a scene and on one four times larger
@@ -80,7 +80,7 @@ def pure_forward(model: Path, windows: int, repeats: int, passes: int = 1) -> fl
     """Seconds for the model alone on ``windows`` windows, batched as detect batches them,
     ``passes`` times each (8 for test-time augmentation): the fastest of ONNX Runtime
     with its threads spinning, with them idle, and with two batches run side by side
-    on half the cores each (as detect runs ONNX models on the CPU)."""
+    on one session (as detect runs ONNX models on the CPU)."""
     from concurrent.futures import ThreadPoolExecutor
 
     import numpy as np
@@ -99,7 +99,7 @@ def pure_forward(model: Path, windows: int, repeats: int, passes: int = 1) -> fl
 
     times = []
     for spin, side_by_side in ((True, 1), (False, 1), (True, lanes)):
-        threads = available_cpus() // side_by_side if side_by_side > 1 else None
+        threads = available_cpus() - side_by_side + 1 if side_by_side > 1 else None
         predictor = open_predictor(model, "cpu", spin=spin, threads=threads)
         predictor.predict(batch)  # warm-up
         for _ in range(repeats):
@@ -242,10 +242,10 @@ def main(argv: list[str] | None = None) -> int:
         "## Where the overhead goes",
         "",
         "- The model runs ahead in helper threads (ONNX on the CPU: two batches side by side, "
-        "each on half the cores) while the main thread blends, scores and writes. But the "
-        "model alone fills both cores (about 2 CPU s per wall second), so on this CPU every "
-        "CPU second of reading, blending, scoring and writing still adds about half a second "
-        "of wall time: compare the detect CPU s column with twice the forward.",
+        "one thread each on these 2 cores) while the main thread blends, scores and writes. "
+        "But the model alone fills both cores (about 2 CPU s per wall second), so on this "
+        "CPU every CPU second of reading, blending, scoring and writing still adds about half "
+        "a second of wall time: compare the detect CPU s column with twice the forward.",
         "- Fixed costs: start-up (Python, numpy, rasterio, onnxruntime, the session: about "
         "0.35 s) and, at the end, the COG copies of the noise map and the class companion "
         "with their overviews (about 0.7 s at 4096², 0.45 s of it the COG driver's overview "

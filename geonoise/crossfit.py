@@ -178,9 +178,11 @@ def open_models(
             :class:`geonoise.inference.OnnxPredictor`); off where the caller works
             beside the model.
         lanes: Batches the caller would run at once. Only ONNX models on the CPU
-            take them: their sessions then get ``CPUs // lanes`` threads each, and
-            the set runs ``lanes`` batches side by side (concurrent runs of one
-            session are safe in ONNX Runtime). Otherwise the set has one lane.
+            take them: the set then runs ``lanes`` batches side by side on each
+            model's one session (concurrent runs are safe in ONNX Runtime), whose
+            thread pool gets ``CPUs - lanes + 1`` threads, so that the pool's
+            workers and the calling threads together match the CPUs (on 2 CPUs:
+            one thread per run). Otherwise the set has one lane.
     """
     from geonoise.inference import onnx_providers, open_predictor
     from geonoise.parallel import available_cpus
@@ -189,7 +191,7 @@ def open_models(
         device
     ) == ["CPUExecutionProvider"]
     lanes = max(1, min(lanes, available_cpus())) if on_cpu_onnx else 1
-    threads = available_cpus() // lanes if lanes > 1 else None
+    threads = available_cpus() - lanes + 1 if lanes > 1 else None
     predictors = [
         open_predictor(path, device, spin=spin, threads=threads)  # type: ignore[arg-type]
         for path in paths

@@ -247,7 +247,9 @@ def blended_strips(
         scene.width, predictor.meta.num_classes, blend_weights(size, overlap), capacity=size
     )
     batches = _predicted_batches(scene, models, windows, options)
-    for batch, probs, valid in read_ahead(batches, depth=PREDICT_AHEAD):
+    # Batches in memory: the queue, one being handed on, and one being scored per lane.
+    ahead = max(1, PREDICT_AHEAD - (models.lanes - 1))
+    for batch, probs, valid in read_ahead(batches, depth=ahead):
         for window, p, v in zip(batch, probs, valid, strict=True):
             if window.row_off > blender.top:  # a new window row: the rows above it are final
                 rows = window.row_off - blender.top
@@ -261,14 +263,15 @@ def blended_strips(
         yield blender.peek(rows)
 
 
-#: Batches the model may run ahead of blending (each holds its windows' probabilities).
+#: Batches scored ahead of blending and waiting for it (each holds its windows'
+#: probabilities); with lanes, the ones being scored come on top.
 PREDICT_AHEAD = 2
 
-#: Batches scored side by side by ONNX models on the CPU, each session run on
-#: ``CPUs // MODEL_LANES`` threads (``crossfit.open_models``). On 2 cores, tiny
-#: preset: 6.7 -> 6.1 s for a 4096² scene without TTA, 9.7 -> 8.6 s for 2048² with
-#: TTA, against one batch at a time on both cores: one thread per run needs no
-#: synchronisation inside the model, and blending fits between the runs.
+#: Batches scored side by side by ONNX models on the CPU (``crossfit.open_models``
+#: sizes the session's thread pool to match). On 2 cores, tiny preset: 6.7 -> 6.1 s
+#: for a 4096² scene without TTA, 9.7 -> 8.6 s for 2048² with TTA, against one batch
+#: at a time on both cores: one thread per run needs no synchronisation inside the
+#: model, and blending fits between the runs. Not yet measured on more cores.
 MODEL_LANES = 2
 
 

@@ -97,6 +97,10 @@ def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
         except BaseException as exc:  # handed to the consumer, raised there
             put("error", exc)
             return
+        finally:  # a generator stopped early cleans up here, in the thread that ran it
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
         put("done", None)
 
     helper = threading.Thread(target=produce, name="geonoise-read-ahead", daemon=True)

@@ -87,6 +87,26 @@ def test_lanes_score_batches_side_by_side_with_the_same_result(tmp_path):
     assert one[2]["in_sample_window_pixels"] == three[2]["in_sample_window_pixels"] > 0
 
 
+def test_an_error_in_a_lane_stops_the_run_and_leaves_nothing(tmp_path):
+    import threading
+
+    class Failing(Constant):
+        def predict(self, image):
+            self.calls += 1
+            if self.calls == 3:
+                raise RuntimeError("model broke on batch 3")
+            return super().predict(image)
+
+    scene, labels, _, _ = scene_with_labels(tmp_path, WIDTH, HEIGHT)
+    options = DetectOptions(window=32, overlap=12, batch_size=1, quicklook=False, tta=False)
+    outputs = SceneOutputs.beside(tmp_path / "out" / "noise.tif", options)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(RuntimeError, match="batch 3"):
+        detect_scene(str(scene), str(labels), model_set([Failing(0.5)], lanes=2), outputs, options)
+    assert list((tmp_path / "out").iterdir()) == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("geonoise-")]
+
+
 def test_open_models_gives_lanes_to_onnx_on_the_cpu_only(tmp_path, monkeypatch):
     from geonoise import parallel
     from geonoise.crossfit import open_models
@@ -99,8 +119,8 @@ def test_open_models_gives_lanes_to_onnx_on_the_cpu_only(tmp_path, monkeypatch):
     export_onnx(checkpoint, onnx)
     onnx_set = open_models([str(onnx), str(onnx)], "cpu", lanes=2)
     assert onnx_set.lanes == 2
-    for member in onnx_set.members:
-        assert member.predictor.session.get_session_options().intra_op_num_threads == 2
+    for member in onnx_set.members:  # 2 callers + 2 pool workers (the caller counts) = 4 CPUs
+        assert member.predictor.session.get_session_options().intra_op_num_threads == 3
     assert open_models([str(onnx)], "cpu").lanes == 1
     assert open_models([str(checkpoint)], "cpu", lanes=2).lanes == 1  # PyTorch: one lane
     assert open_models([str(onnx), str(checkpoint)], "cpu", lanes=2).lanes == 1

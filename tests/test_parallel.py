@@ -72,3 +72,18 @@ def test_closing_read_ahead_early_stops_the_helper():
     stream.close()  # joins the helper: it must not run on to the end
     assert len(produced) < 10
     assert not any(t.name == "geonoise-read-ahead" for t in threading.enumerate())
+
+
+def test_closing_read_ahead_closes_the_generator_in_its_thread():
+    closed_in = []
+
+    def items():
+        try:
+            yield from range(100)
+        finally:
+            closed_in.append(threading.current_thread().name)
+
+    stream = read_ahead(items(), depth=1)
+    assert next(stream) == 0
+    stream.close()
+    assert closed_in == ["geonoise-read-ahead"]
