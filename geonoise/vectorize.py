@@ -569,14 +569,15 @@ class Scanned:
 
     ``done`` are final (map coordinates, areas, simplified, small ones
     dropped); ``pending`` touched a block edge and are merged across seams
-    (pixel coordinates) for :func:`vectorize` to finish. ``found`` counts the
-    regions before any was dropped as too small.
+    (pixel coordinates) for :func:`vectorize` to finish, as ``finishing`` says.
+    ``found`` counts the regions before any was dropped as too small.
     """
 
     done: Regions
     pending: Regions
     found: int
     largest_class: int
+    finishing: _Finishing
 
 
 def scan(
@@ -614,6 +615,7 @@ def scan(
         pending=merged,
         found=found + len(merged),
         largest_class=largest_class,
+        finishing=finishing,
     )
 
 
@@ -916,8 +918,7 @@ def vectorize(
             "(--threshold); nothing written"
         )
     pending = fill_holes(to_map(scanned.pending, noise.transform), options.fill_holes)
-    finishing = _Finishing(noise.transform, AreaRule.of(noise.crs), options)
-    regions = Regions.concat([scanned.done, finish(pending, finishing)])
+    regions = Regions.concat([scanned.done, finish(pending, scanned.finishing)])
     if not len(regions):
         raise EmptyResultError(
             f"{noise.name}: all {scanned.found - len(scanned.pending) + len(pending)} regions "
