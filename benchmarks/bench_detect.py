@@ -47,9 +47,9 @@ def make_model(preset: str) -> Path:
     """A random-weight model file and its ONNX export (cached)."""
     import torch
 
-    from geonoise.checkpoint import ModelMeta, save_model
-    from geonoise.export import export_onnx
-    from geonoise.models import NRNRSSEG, model_config
+    from geonoise.models.checkpoint import ModelMeta, save_model
+    from geonoise.models.export import export_onnx
+    from geonoise.models.nrn_rsseg import NRNRSSEG, model_config
 
     onnx_path = WORK / f"{preset}_k4.onnx"
     if onnx_path.exists():
@@ -85,7 +85,7 @@ def pure_forward(model: Path, windows: int, repeats: int, passes: int = 1) -> fl
 
     import numpy as np
 
-    from geonoise.inference import open_predictor
+    from geonoise.models.inference import open_predictor
     from geonoise.parallel import available_cpus
 
     batch = np.random.default_rng(0).uniform(0, 255, (BATCH, 3, WINDOW, WINDOW))

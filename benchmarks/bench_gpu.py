@@ -27,8 +27,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geonoise.losses import HintLoss, StudentLoss, SymmetricCrossEntropy
-from geonoise.models import NRNRSSEG, model_config
+from geonoise.models.nrn_rsseg import NRNRSSEG, model_config
+from geonoise.training.losses import HintLoss, StudentLoss, SymmetricCrossEntropy
 
 MODES = ("fp32", "tf32", "bf16-mixed", "16-mixed")
 

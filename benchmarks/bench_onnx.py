@@ -4,10 +4,10 @@ For each model preset (default ``tiny`` and ``seed``, random weights: same archi
 cost as trained models) and each input size (default 256² and 512², batch 4, 3 bands) it
 times, in one run, on the same raw-pixel batch and with the same number of threads:
 
-* ``torch``: :class:`geonoise.inference.TorchPredictor` as ``detect`` uses it (eval,
+* ``torch``: :class:`geonoise.models.inference.TorchPredictor` as ``detect`` uses it (eval,
   ``torch.inference_mode``, channels-last on CPU), the baseline of the ratio;
 * ``torch, contiguous``: the same without channels-last (plain eager PyTorch);
-* ``onnxruntime``: :class:`geonoise.inference.OnnxPredictor` on the file ``geonoise export``
+* ``onnxruntime``: :class:`geonoise.models.inference.OnnxPredictor` on the file ``geonoise export``
   writes (graph optimisation level ALL);
 * ``onnxruntime, basic``: the same file with only ONNX Runtime's basic graph optimisations
   (constant folding, redundant-node elimination; no conv/batch-norm/activation fusion).
@@ -92,9 +92,9 @@ def make_model_files(preset: str) -> tuple[Path, Path, float]:
     """A random-weights model file of ``preset``, its ONNX export, and the export's check."""
     import torch
 
-    from geonoise.checkpoint import ModelMeta, save_model
-    from geonoise.export import export_onnx
-    from geonoise.models import NRNRSSEG, model_config
+    from geonoise.models.checkpoint import ModelMeta, save_model
+    from geonoise.models.export import export_onnx
+    from geonoise.models.nrn_rsseg import NRNRSSEG, model_config
 
     WORK.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
@@ -118,8 +118,8 @@ def backends(
     """The predict functions to time, by name."""
     import onnxruntime as ort
 
-    from geonoise.checkpoint import load_model
-    from geonoise.inference import OnnxPredictor, TorchPredictor
+    from geonoise.models.checkpoint import load_model
+    from geonoise.models.inference import OnnxPredictor, TorchPredictor
 
     cpu = ["CPUExecutionProvider"]
     runs = {

@@ -20,8 +20,9 @@ sample, batch size 8, torch threads = 2, measured in the same process and interl
 
 * (a) bare: forward + SCE loss + backward + AdamW step of the network on a fixed in-memory
   batch;
-* (b) full: ``trainer.fit`` of the real :class:`~geonoise.training.TeacherTask` with the real
-  ``DataLoader`` over a :class:`~geonoise.data.TileDataset` (cache on, and cache off), on-device
+* (b) full: ``trainer.fit`` of the real :class:`~geonoise.training.tasks.TeacherTask` with the
+  real ``DataLoader`` over a :class:`~geonoise.data.datasets.TileDataset` (cache on, and cache
+  off), on-device
   normalisation and kornia augmentation, forward, loss, backward, step, Lightning's logging of
   ``train_loss``; no validation, checkpoints, logger or progress bar. Its step time is the wall
   time between the end of the warm-up epoch and the end of the last batch divided by the steps
@@ -214,7 +215,7 @@ class Scene:
     def load(cls, tiles: Path) -> Scene:
         import rasterio
 
-        from geonoise.data import TileDataset
+        from geonoise.data.datasets import TileDataset
 
         def read(name: str) -> np.ndarray:
             with rasterio.open(SAMPLE / "target" / name) as src:
@@ -230,7 +231,7 @@ class Scene:
 
     def split_masks(self, seed: int, val_fraction: float = 0.2) -> dict[str, np.ndarray]:
         """Pixels of the training and of the validation tiles of ``seed``'s split."""
-        from geonoise.data import blocked_split
+        from geonoise.data.datasets import blocked_split
 
         train_ids, val_ids = blocked_split(self.index, val_fraction, None, seed)
         masks = {}
@@ -247,8 +248,8 @@ def predict_scene(model_file: str, image: np.ndarray) -> np.ndarray:
     """Class of every pixel of the scene: normalised with the model's stats, one forward."""
     import torch
 
-    from geonoise.checkpoint import load_model
-    from geonoise.models import predict_logits
+    from geonoise.models.checkpoint import load_model
+    from geonoise.models.nrn_rsseg import predict_logits
 
     model, meta = load_model(model_file)
     mean = np.asarray(meta.band_mean, dtype=np.float32)[:, None, None]
@@ -486,8 +487,8 @@ class BareStep:
     def __init__(self, model_config: Any, image: Any, mask: Any) -> None:
         import torch
 
-        from geonoise.losses import SymmetricCrossEntropy
-        from geonoise.models import NRNRSSEG
+        from geonoise.models.nrn_rsseg import NRNRSSEG
+        from geonoise.training.losses import SymmetricCrossEntropy
 
         self.model = NRNRSSEG(model_config).train()
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=2e-3, weight_decay=1e-4)
@@ -553,7 +554,7 @@ def fit_paired(
     import torch
     from torch.utils.data import DataLoader
 
-    from geonoise.training import TeacherTask
+    from geonoise.training.tasks import TeacherTask
 
     task = TeacherTask(
         meta,
@@ -597,7 +598,12 @@ def time_pieces(
     import torch
     from torch.utils.data import DataLoader
 
-    from geonoise.augment import RandomBandJitter, RandomD4, RandomNoise, build_augmentation
+    from geonoise.training.augment import (
+        RandomBandJitter,
+        RandomD4,
+        RandomNoise,
+        build_augmentation,
+    )
 
     loaders = {
         key: DataLoader(ds, batch_size=BATCH, shuffle=True, drop_last=True)
@@ -727,9 +733,9 @@ def profile_fit(
 def throughput(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
     import torch
 
-    from geonoise.data import TileDataset
-    from geonoise.fitting import TrainConfig, build_meta
-    from geonoise.models import ModelConfig
+    from geonoise.data.datasets import TileDataset
+    from geonoise.models.nrn_rsseg import ModelConfig
+    from geonoise.training.run import TrainConfig, build_meta
 
     _quiet_lightning()
     torch.set_num_threads(THREADS)
@@ -753,7 +759,7 @@ def throughput(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
         f"{steps_per_epoch} steps per epoch), batch size {BATCH}, torch threads = {THREADS}, "
         "`num_workers=0` (the default), fp32 on the CPU.",
         "",
-        "- **(b) full**: `trainer.fit` of `geonoise.training.TeacherTask` with the real "
+        "- **(b) full**: `trainer.fit` of `geonoise.training.tasks.TeacherTask` with the real "
         "`DataLoader(TileDataset(...), batch_size=8, shuffle=True, drop_last=True)`; each step "
         "draws and collates the batch, moves it, normalises and augments it "
         "(`on_after_batch_transfer`, kornia), runs forward, SCE, backward, AdamW, and "
@@ -769,7 +775,7 @@ def throughput(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
         "ratio is the median of the per-step ratios (the *sum* ratio, total (b) / total (a), "
         "beside it).",
         "- **(b′) CLI trainer settings**: as (b) plus the per-step settings that "
-        "`geonoise.fitting.build_trainer` adds: `log_every_n_steps=1` and "
+        "`geonoise.training.run.build_trainer` adds: `log_every_n_steps=1` and "
         "`deterministic='warn'` (which switches on `torch.use_deterministic_algorithms(True, "
         "warn_only=True)` and with it the filling of every uninitialised tensor). The bare "
         "steps stay non-deterministic.",

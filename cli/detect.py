@@ -176,8 +176,8 @@ def detect(
       geonoise detect --tiles patches/ -l masks/ --binary-255 -m s.onnx -o ranking/
       geonoise detect scene.tif -l labels.tif -m @student.folds.txt -o noise.tif
     """
-    from geonoise.crossfit import open_models
-    from geonoise.detect import MODEL_LANES, DetectOptions
+    from geonoise.detection.scenes import MODEL_LANES, DetectOptions
+    from geonoise.models.modelset import open_models
 
     detect_options = DetectOptions(
         window=options["window"],
@@ -229,7 +229,13 @@ def _scene_mode(
     from tqdm import tqdm
 
     from geonoise import io
-    from geonoise.detect import check_outputs, count_windows, detect_scenes, plan_scenes, shard
+    from geonoise.detection.scenes import (
+        check_outputs,
+        count_windows,
+        detect_scenes,
+        plan_scenes,
+        shard,
+    )
     from geonoise.errors import GeonoiseError
 
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
@@ -296,9 +302,9 @@ def _tile_mode(
     from tqdm import tqdm
 
     from geonoise import io
-    from geonoise.crossfit import open_models
-    from geonoise.fitting import open_training_data
-    from geonoise.ranking import RankOptions, rank_tiles
+    from geonoise.detection.tiles import RankOptions, rank_tiles
+    from geonoise.models.modelset import open_models
+    from geonoise.training.run import open_training_data
 
     if len(labels) > 1:
         raise click.BadParameter("tile mode takes one label folder", param_hint="'--labels'")

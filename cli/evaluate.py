@@ -151,7 +151,7 @@ def evaluate(
       geonoise evaluate noise.tif --truth truth.tif --tiles tiles/ \\
           --ranking ranking/ranking.csv --json
     """
-    from geonoise.evaluate import EvaluateOptions, evaluate_files
+    from geonoise.evaluation import EvaluateOptions, evaluate_files
 
     options = EvaluateOptions(
         threshold=threshold,

@@ -54,7 +54,7 @@ def export(
       geonoise export student.ckpt -o student.onnx
       geonoise export student.ckpt -o student.onnx --opset 18 --overwrite --json
     """
-    from geonoise.export import export_onnx
+    from geonoise.models.export import export_onnx
 
     summary = export_onnx(model, output, opset=opset, check=check, overwrite=overwrite)
     if as_json:

@@ -108,7 +108,7 @@ def tile(
     from tqdm import tqdm
 
     from geonoise import io
-    from geonoise.tiling import TileOptions, plan_tiling, write_tiles
+    from geonoise.data.tiling import TileOptions, plan_tiling, write_tiles
 
     if overlap >= size:
         raise click.BadParameter(

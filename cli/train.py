@@ -17,7 +17,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
         return None
     import yaml
 
-    from geonoise.fitting import TrainConfig
+    from geonoise.training.run import TrainConfig
 
     try:
         with open(value, encoding="utf-8") as handle:
@@ -41,7 +41,7 @@ def _names(ctx: click.Context, param: click.Parameter, value: Any) -> list[str] 
 
 def training_options(command: Callable) -> Callable:
     """The options both training commands share; defaults are TrainConfig's."""
-    from geonoise.fitting import TrainConfig  # light: dataclasses only
+    from geonoise.training.run import TrainConfig  # light: dataclasses only
 
     d = TrainConfig()
     options = [
@@ -213,7 +213,7 @@ def _run(
     teacher: str | None,
     params: dict[str, Any],
 ) -> None:
-    from geonoise.fitting import TrainConfig, fit, fit_folds, fold_paths
+    from geonoise.training.run import TrainConfig, fit, fit_folds, fold_paths
 
     labels_dir = params.pop("labels_dir")
     resume, overwrite, as_json = (params.pop(k) for k in ("resume", "overwrite", "as_json"))

@@ -7,8 +7,13 @@ import math
 import pytest
 import torch
 
-from geonoise.augment import RandomBandJitter, RandomD4, _rotate_about_grey, build_augmentation
 from geonoise.errors import InvalidInputError
+from geonoise.training.augment import (
+    RandomBandJitter,
+    RandomD4,
+    _rotate_about_grey,
+    build_augmentation,
+)
 
 GEOMETRY_ONLY = {"photometric": False}
 STRONG_AFFINE = {"affine_degrees": 30.0, "affine_scale": (0.7, 1.2), "affine_p": 1.0}

@@ -56,12 +56,12 @@ def test_every_command_has_help_with_an_example(name):
 
 
 def test_unexpected_errors_are_one_line_and_verbose_shows_the_traceback(monkeypatch, tmp_path):
-    import geonoise.tiling
+    import geonoise.data.tiling
 
     def boom(*args, **kwargs):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(geonoise.tiling, "plan_tiling", boom)
+    monkeypatch.setattr(geonoise.data.tiling, "plan_tiling", boom)
     scene = tmp_path / "s.tif"
     scene.write_bytes(b"x")
     quiet = CliRunner().invoke(cli, ["tile", str(scene), "-o", str(tmp_path / "o")])

@@ -168,16 +168,16 @@ def test_real_landsat_scene_six_bands(tmp_path):
 def test_jobs_reach_the_tiler(scene_and_labels, tmp_path, monkeypatch, args, expected):
     import os
 
-    import geonoise.tiling
+    import geonoise.data.tiling
 
     seen = {}
-    real = geonoise.tiling.write_tiles
+    real = geonoise.data.tiling.write_tiles
 
     def spy(*a, **kw):
         seen.update(kw)
         return real(*a, **kw)
 
-    monkeypatch.setattr(geonoise.tiling, "write_tiles", spy)
+    monkeypatch.setattr(geonoise.data.tiling, "write_tiles", spy)
     scene, _ = scene_and_labels
     assert run("-q", "tile", scene, "-o", tmp_path / "t", "--size", 32, *args).exit_code == 0
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

@@ -10,9 +10,9 @@ import rasterio
 from pyproj import CRS as ProjCRS
 from shapely import box
 
-from geonoise.crossfit import model_set
-from geonoise.detect import NODATA, DetectOptions, SceneOutputs, detect_scene
+from geonoise.detection.scenes import NODATA, DetectOptions, SceneOutputs, detect_scene
 from geonoise.errors import InvalidInputError
+from geonoise.models.modelset import model_set
 from tests.conftest import CRS, ORIGIN, RES
 from tests.test_detect import PixelModel, scene_with_labels
 
@@ -109,8 +109,8 @@ def test_an_error_in_a_lane_stops_the_run_and_leaves_nothing(tmp_path):
 
 def test_open_models_gives_lanes_to_onnx_on_the_cpu_only(tmp_path, monkeypatch):
     from geonoise import parallel
-    from geonoise.crossfit import open_models
-    from geonoise.export import export_onnx
+    from geonoise.models.export import export_onnx
+    from geonoise.models.modelset import open_models
     from tests.test_inference import make_model_file
 
     monkeypatch.setattr(parallel, "available_cpus", lambda: 4)
@@ -134,10 +134,10 @@ def test_models_of_a_set_must_agree_on_bands_and_classes():
 def test_holdout_survives_onnx_export(tmp_path):
     import torch
 
-    from geonoise.checkpoint import save_model
-    from geonoise.crossfit import open_models
-    from geonoise.export import export_onnx
-    from geonoise.models import NRNRSSEG, model_config
+    from geonoise.models.checkpoint import save_model
+    from geonoise.models.export import export_onnx
+    from geonoise.models.modelset import open_models
+    from geonoise.models.nrn_rsseg import NRNRSSEG, model_config
 
     meta = Constant(0.5, cols=(0, 40)).meta
     checkpoint = tmp_path / "fold1.ckpt"
@@ -153,9 +153,9 @@ def test_holdout_survives_onnx_export(tmp_path):
 
 
 def test_tile_mode_scores_each_tile_with_the_model_that_held_it_out(tmp_path):
-    from geonoise.fitting import open_training_data
-    from geonoise.ranking import RankOptions, rank_tiles
-    from geonoise.tiling import TileOptions, plan_tiling, write_tiles
+    from geonoise.data.tiling import TileOptions, plan_tiling, write_tiles
+    from geonoise.detection.tiles import RankOptions, rank_tiles
+    from geonoise.training.run import open_training_data
 
     scene, labels, _, _ = scene_with_labels(tmp_path, 64, 64, nodata_corner=False)
     opts = TileOptions(size=32)

@@ -20,7 +20,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from shapely import box
 from torch.utils.data import DataLoader
 
-from geonoise.data import (
+from geonoise.data.datasets import (
     BandStats,
     FolderDataset,
     TileDataset,
@@ -31,8 +31,8 @@ from geonoise.data import (
     read_tile_index,
     spatial_folds,
 )
+from geonoise.data.tiling import TileOptions, plan_tiling, write_tiles
 from geonoise.errors import InvalidInputError, ReadError
-from geonoise.tiling import TileOptions, plan_tiling, write_tiles
 from tests.conftest import CRS, ORIGIN, write_scene
 
 

@@ -13,13 +13,19 @@ import pytest
 import rasterio
 from click.testing import CliRunner
 
-from geonoise.checkpoint import ModelMeta, save_model
 from geonoise.cli.main import cli
-from geonoise.detect import NODATA, DetectOptions, SceneOutputs, detect_scene, predicted_class
+from geonoise.detection.scenes import (
+    NODATA,
+    DetectOptions,
+    SceneOutputs,
+    detect_scene,
+    predicted_class,
+)
+from geonoise.detection.scores import ThresholdAccumulator
+from geonoise.detection.tiles import RankOptions, rank_tiles
 from geonoise.errors import InvalidInputError
-from geonoise.models import NRNRSSEG, model_config
-from geonoise.noise import ThresholdAccumulator
-from geonoise.ranking import RankOptions, rank_tiles
+from geonoise.models.checkpoint import ModelMeta, save_model
+from geonoise.models.nrn_rsseg import NRNRSSEG, model_config
 from tests.conftest import write_scene
 
 
@@ -72,7 +78,7 @@ def test_blended_noise_map_equals_the_formula_everywhere(
     tmp_path, monkeypatch, width, height, window, overlap, chunk
 ):
     if chunk is not None:  # strips scored in column chunks that do not divide the width
-        monkeypatch.setattr("geonoise.detect.STRIP_CHUNK", chunk)
+        monkeypatch.setattr("geonoise.detection.scenes.STRIP_CHUNK", chunk)
     scene, labels, data, label = scene_with_labels(tmp_path, width, height)
     options = DetectOptions(window=window, overlap=overlap, batch_size=3, quicklook=False)
     outputs = SceneOutputs.beside(tmp_path / "noise.tif", options)
@@ -173,8 +179,8 @@ def test_threshold_accumulator_fast_path_equals_the_masked_one():
 
 
 def test_fraction_counts_scores_at_the_threshold_as_evaluate_does():
-    from geonoise.evaluate import tile_statistic
-    from geonoise.ranking import tile_scores
+    from geonoise.detection.tiles import tile_scores
+    from geonoise.evaluation import tile_statistic
 
     noise = np.array([[0.2, 0.5], [0.5, 0.9]], np.float32)
     probs = np.stack([1 - noise, noise])
@@ -274,8 +280,8 @@ def test_errors_leave_no_output(tmp_path):
 
 def test_tile_ranking_orders_tiles_by_injected_noise(scene_factory, tmp_path):
     """Tiles whose labels were flipped on more pixels rank as noisier."""
-    from geonoise.fitting import open_training_data
-    from geonoise.tiling import TileOptions, plan_tiling, write_tiles
+    from geonoise.data.tiling import TileOptions, plan_tiling, write_tiles
+    from geonoise.training.run import open_training_data
 
     clean = np.zeros((64, 128), "uint8")
     clean[10:50, 5:60] = 1

@@ -13,7 +13,7 @@ from shapely import box
 
 from geonoise import io
 from geonoise.errors import GeoreferenceError, InvalidInputError, OutputExistsError
-from geonoise.evaluate import (
+from geonoise.evaluation import (
     EvaluateOptions,
     EvaluationError,
     ScoreHistogram,
@@ -478,11 +478,11 @@ def test_evaluate_files_scores_all_levels_and_writes_the_plot(scene_dir, tmp_pat
 
 
 def test_an_existing_plot_is_refused_before_any_work(scene_dir, tmp_path, monkeypatch):
-    import geonoise.evaluate
+    import geonoise.evaluation
 
     noise, mask = scene_dir
     (tmp_path / "pr.png").write_text("mine")
-    monkeypatch.setattr(geonoise.evaluate, "scan_pixels", lambda *a, **k: pytest.fail("worked"))
+    monkeypatch.setattr(geonoise.evaluation, "scan_pixels", lambda *a, **k: pytest.fail("worked"))
     with pytest.raises(OutputExistsError, match=r"pr\.png exists; pass --overwrite"):
         evaluate_files(noise, mask, plot=tmp_path / "pr.png")
     assert (tmp_path / "pr.png").read_text() == "mine"
@@ -528,7 +528,7 @@ def test_bad_options_name_the_option():
 
 
 def test_softmin_tile_score_leans_on_the_worst_pixels():
-    from geonoise.ranking import softmin_score
+    from geonoise.detection.tiles import softmin_score
 
     assert softmin_score(np.full(50, 0.3)) == pytest.approx(0.3)
     # Qualities 1 and 0 with temperature 0.1: weights e^-10 and 1.

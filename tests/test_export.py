@@ -10,11 +10,11 @@ import onnx
 import pytest
 from click.testing import CliRunner
 
-from geonoise.checkpoint import read_checkpoint
 from geonoise.cli.main import cli
 from geonoise.errors import InvalidInputError, OutputExistsError, ReadError
-from geonoise.export import ExportMismatchError, export_onnx
-from geonoise.inference import OnnxPredictor, open_predictor
+from geonoise.models.checkpoint import read_checkpoint
+from geonoise.models.export import ExportMismatchError, export_onnx
+from geonoise.models.inference import OnnxPredictor, open_predictor
 from tests.test_inference import BANDS, CLASSES, make_model_file, raw_pixels
 
 
@@ -73,7 +73,7 @@ def test_existing_output_is_refused_before_any_work(tmp_path):
 
 
 def test_failed_check_leaves_nothing(model_file, tmp_path, monkeypatch):
-    monkeypatch.setattr("geonoise.export.TOLERANCE", -1.0)
+    monkeypatch.setattr("geonoise.models.export.TOLERANCE", -1.0)
     with pytest.raises(ExportMismatchError, match="disagree"):
         export_onnx(model_file, tmp_path / "bad.onnx")
     assert list(tmp_path.iterdir()) == []

@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from geonoise.checkpoint import ModelMeta, read_checkpoint, save_model
 from geonoise.errors import InvalidInputError, ReadError
-from geonoise.export import export_onnx
-from geonoise.inference import (
+from geonoise.models.checkpoint import ModelMeta, read_checkpoint, save_model
+from geonoise.models.export import export_onnx
+from geonoise.models.inference import (
     OnnxPredictor,
     Predictor,
     TorchPredictor,
     open_predictor,
 )
-from geonoise.models import NRNRSSEG, model_config
+from geonoise.models.nrn_rsseg import NRNRSSEG, model_config
 
 BANDS, CLASSES = 4, 3
 MEAN, STD = [90.0, 100.0, 110.0, 120.0], [20.0, 30.0, 40.0, 50.0]
@@ -102,7 +102,7 @@ def test_probabilities_are_a_distribution(torch_predictor, onnx_predictor):
 
 
 def test_normalisation_is_inside_the_predictor(model_file, torch_predictor, onnx_predictor):
-    from geonoise.checkpoint import load_model
+    from geonoise.models.checkpoint import load_model
 
     model, _ = load_model(model_file)
     image = raw_pixels(1, 64, 64, seed=2)
@@ -115,7 +115,7 @@ def test_normalisation_is_inside_the_predictor(model_file, torch_predictor, onnx
 
 
 def test_channels_last_does_not_change_the_result(model_file, torch_predictor):
-    from geonoise.checkpoint import load_model
+    from geonoise.models.checkpoint import load_model
 
     model, meta = load_model(model_file)
     plain = TorchPredictor(model, meta, channels_last=False)

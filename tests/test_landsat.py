@@ -19,10 +19,10 @@ import shapely
 import torch
 from click.testing import CliRunner
 
-from geonoise.checkpoint import ModelMeta, save_model
 from geonoise.cli.main import cli
-from geonoise.export import export_onnx
-from geonoise.models import NRNRSSEG, model_config
+from geonoise.models.checkpoint import ModelMeta, save_model
+from geonoise.models.export import export_onnx
+from geonoise.models.nrn_rsseg import NRNRSSEG, model_config
 
 LANDSAT = Path(__file__).parent / "data" / "L7_ETMs.tif"
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from geonoise.losses import IGNORE_INDEX, HintLoss, StudentLoss, SymmetricCrossEntropy
+from geonoise.training.losses import IGNORE_INDEX, HintLoss, StudentLoss, SymmetricCrossEntropy
 
 A = math.log(1e-4)
 

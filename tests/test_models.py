@@ -8,9 +8,8 @@ import json
 import pytest
 import torch
 
-from geonoise.losses import SymmetricCrossEntropy
-from geonoise.models import (
-    CBAM,
+from geonoise.models.cbam import CBAM
+from geonoise.models.nrn_rsseg import (
     NRNRSSEG,
     PRESETS,
     ModelConfig,
@@ -18,6 +17,7 @@ from geonoise.models import (
     pad_to_multiple,
     predict_logits,
 )
+from geonoise.training.losses import SymmetricCrossEntropy
 
 
 def n_params(model: torch.nn.Module) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from geonoise.qgis import IGNORE_CLASS, KIND_COLOURS, raster_style, style_path, vector_style
+from geonoise.io.styles import IGNORE_CLASS, KIND_COLOURS, raster_style, style_path, vector_style
 from geonoise.vectorize import KINDS
 
 

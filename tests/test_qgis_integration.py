@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from geonoise.cli.main import cli
-from geonoise.detect import DetectOptions, SceneOutputs, detect_scene
+from geonoise.detection.scenes import DetectOptions, SceneOutputs, detect_scene
 from tests.conftest import write_scene
 from tests.test_detect import PixelModel
 
@@ -84,8 +84,8 @@ def test_outputs_open_in_qgis_valid_styled_and_complete(tmp_path):
         ).exit_code
         == 0
     )
-    from geonoise.fitting import open_training_data
-    from geonoise.ranking import RankOptions, rank_tiles
+    from geonoise.detection.tiles import RankOptions, rank_tiles
+    from geonoise.training.run import open_training_data
 
     rank_tiles(
         open_training_data(str(tiles)), PixelModel(), tmp_path / "rank", options, RankOptions()

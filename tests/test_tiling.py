@@ -16,6 +16,7 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 from shapely import box
 
+from geonoise.data.tiling import TileOptions, plan_tiling, write_tiles
 from geonoise.errors import (
     GeonoiseError,
     GeoreferenceError,
@@ -23,7 +24,6 @@ from geonoise.errors import (
     NoOverlapError,
     OutputExistsError,
 )
-from geonoise.tiling import TileOptions, plan_tiling, write_tiles
 from tests.conftest import CRS, ORIGIN, RES, write_scene
 
 

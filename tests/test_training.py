@@ -14,8 +14,8 @@ import torch
 import yaml
 from click.testing import CliRunner
 
-from geonoise.checkpoint import load_model, read_checkpoint
 from geonoise.cli.main import cli
+from geonoise.models.checkpoint import load_model, read_checkpoint
 
 FAST = ["--preset", "tiny", "--batch-size", "4", "--no-augment", "--lr", "0.01"]
 
@@ -95,7 +95,7 @@ def test_checkpoint_loads_in_a_fresh_process_with_identical_logits(teacher, tmp_
         here = model(x)[0]
     torch.save(x, tmp_path / "x.pt")
     code = (
-        "import sys, torch; from geonoise.checkpoint import load_model; "
+        "import sys, torch; from geonoise.models.checkpoint import load_model; "
         "m, _ = load_model(sys.argv[1]); x = torch.load(sys.argv[2]); "
         "torch.save(m(x)[0].detach(), sys.argv[3])"
     )
@@ -118,8 +118,8 @@ def test_model_file_refuses_pickled_code(tmp_path, capfd):
 
 
 def test_student_keeps_the_teacher_frozen_and_in_eval_mode(tiles, teacher):
-    from geonoise.fitting import TrainConfig, build_meta, open_training_data
-    from geonoise.training import StudentTask, frozen
+    from geonoise.training.run import TrainConfig, build_meta, open_training_data
+    from geonoise.training.tasks import StudentTask, frozen
 
     data = open_training_data(str(tiles["noisy"]))
     meta = build_meta(data, TrainConfig(), "student")
@@ -220,7 +220,7 @@ def test_config_file_and_flag_precedence(tiles, tmp_path):
 
 
 def test_repository_config_yaml_is_valid_and_matches_the_defaults():
-    from geonoise.fitting import TrainConfig
+    from geonoise.training.run import TrainConfig
 
     content = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
     assert TrainConfig.from_mapping(content) == TrainConfig()

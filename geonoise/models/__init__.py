@@ -1,25 +1,4 @@
-"""Segmentation networks: NRN-RSSEG and its configuration presets."""
+"""Models: the NRN-RSSEG network, model files, inference backends, model sets and export.
 
-from geonoise.models.cbam import CBAM, ChannelAttention, SpatialAttention
-from geonoise.models.nrn_rsseg import (
-    NRNRSSEG,
-    PRESETS,
-    ModelConfig,
-    ModelConfigError,
-    model_config,
-    pad_to_multiple,
-    predict_logits,
-)
-
-__all__ = [
-    "CBAM",
-    "NRNRSSEG",
-    "PRESETS",
-    "ChannelAttention",
-    "ModelConfig",
-    "ModelConfigError",
-    "SpatialAttention",
-    "model_config",
-    "pad_to_multiple",
-    "predict_logits",
-]
+Kept empty of imports: the ONNX inference path must not import torch.
+"""

@@ -9,7 +9,7 @@ multiples of :attr:`Predictor.multiple`; callers pad (see
 :func:`geonoise.models.pad_to_multiple`).
 
 :class:`ProbabilityModel` is the network that both backends compute (normalise → NRN-RSSEG →
-softmax, hint dropped); :mod:`geonoise.export` writes the same module to ONNX, so the two
+softmax, hint dropped); :mod:`geonoise.models.export` writes the same module to ONNX, so the two
 backends cannot drift apart.
 """
 
@@ -21,14 +21,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from geonoise.checkpoint import ModelMeta
 from geonoise.errors import InvalidInputError, ReadError
+from geonoise.models.checkpoint import ModelMeta
 
 if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from geonoise.models import NRNRSSEG
+    from geonoise.models.nrn_rsseg import NRNRSSEG
 
 Device = Literal["auto", "cpu", "cuda"]
 
@@ -153,7 +153,7 @@ class TorchPredictor:
     the memory format in place (as :meth:`torch.nn.Module.to` does).
 
     Args:
-        model: The network (e.g. from :func:`geonoise.checkpoint.load_model`).
+        model: The network (e.g. from :func:`geonoise.models.checkpoint.load_model`).
         meta: Its metadata (bands, classes, normalisation).
         device: ``auto``, ``cpu``, ``cuda`` or any torch device string.
         channels_last: Run in the channels-last memory format, which lets oneDNN pick faster
@@ -278,7 +278,7 @@ def open_predictor(
     """
     if Path(path).suffix.lower() == ".onnx":
         return OnnxPredictor(path, providers=onnx_providers(device), threads=threads, spin=spin)
-    from geonoise.checkpoint import load_model
+    from geonoise.models.checkpoint import load_model
 
     resolved = torch_device(device)
     model, meta = load_model(path)

@@ -507,7 +507,7 @@ def _on_grid(index: gpd.GeoDataFrame, noise: rasterio.io.DatasetReader) -> np.nd
 
 def tile_statistic(score: np.ndarray, kind: str, threshold: float) -> float:
     """One tile's score from its pixels' noise scores (NaN for no pixel)."""
-    from geonoise.ranking import softmin_score
+    from geonoise.detection.tiles import softmin_score
 
     if not score.size:
         return math.nan
@@ -680,7 +680,7 @@ def _check_request(
         if value is not None and tiles is None:
             raise InvalidInputError("it needs --tiles DIR (the tiles it ranks)", option)
     if tiles is not None:
-        from geonoise.tiling import INDEX_NAME
+        from geonoise.data.tiling import INDEX_NAME
 
         if not (Path(tiles) / INDEX_NAME).is_file():
             raise InvalidInputError(
@@ -705,7 +705,7 @@ def _read_sources(
     tiles: str | os.PathLike | None,
     ranking: str | os.PathLike | None,
 ) -> _Sources:
-    from geonoise.tiling import INDEX_LAYER, INDEX_NAME
+    from geonoise.data.tiling import INDEX_LAYER, INDEX_NAME
 
     frames = {}
     for name, path in (("polygons", polygons), ("truth objects", truth_objects)):
@@ -827,7 +827,7 @@ def _pixel_metrics(
 
 
 def _write_plot(pixels: PixelMetrics, path: str | os.PathLike, overwrite: bool, title: str) -> None:
-    from geonoise.plots import plot_precision_recall
+    from geonoise.io.plots import plot_precision_recall
 
     with io.atomic_output(path, overwrite) as tmp:
         plot_precision_recall(

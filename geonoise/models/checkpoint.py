@@ -22,7 +22,7 @@ from geonoise.errors import InvalidInputError, ReadError
 if TYPE_CHECKING:
     import torch
 
-    from geonoise.models import NRNRSSEG
+    from geonoise.models.nrn_rsseg import NRNRSSEG
 
 FORMAT = "geonoise-model/1"
 
@@ -40,7 +40,7 @@ class ModelMeta:
     geonoise_version: str = __version__
     training: dict[str, Any] = field(default_factory=dict)
     #: Where this model never saw a label (cross-fitting): ``{"crs": WKT, "wkt": geometry}``.
-    #: None for a model that may score anywhere. See :mod:`geonoise.crossfit`.
+    #: None for a model that may score anywhere. See :mod:`geonoise.models.modelset`.
     holdout: dict[str, str] | None = None
 
     @property
@@ -96,7 +96,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[ModelMeta, dict[str, Any]]
 
 def load_model(path: str | os.PathLike) -> tuple[NRNRSSEG, ModelMeta]:
     """Build the network described in ``path``, load its weights, return it in eval mode."""
-    from geonoise.models import NRNRSSEG, ModelConfig
+    from geonoise.models.nrn_rsseg import NRNRSSEG, ModelConfig
 
     meta, weights = read_checkpoint(path)
     try:

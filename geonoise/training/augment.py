@@ -16,7 +16,7 @@ through) and returns it augmented:
   images, and Gaussian noise.
 
 Augmentation runs **after** normalisation: the training task standardises the
-batch on the device with the data set's :class:`~geonoise.data.BandStats`, then
+batch on the device with the data set's :class:`~geonoise.data.datasets.BandStats`, then
 augments. All photometric amounts are therefore in standard deviations of a band
 (``brightness=0.1`` shifts by up to 0.1 σ), and nothing is clamped to [0, 1]:
 every photometric operation here is linear and range-free (hue is a rotation of
@@ -38,8 +38,8 @@ import torch
 from kornia.augmentation import GeometricAugmentationBase2D, IntensityAugmentationBase2D
 from torch import Tensor, nn
 
+from geonoise.data.labels import IGNORE
 from geonoise.errors import InvalidInputError
-from geonoise.labels import IGNORE
 
 Batch = dict[str, Any]
 

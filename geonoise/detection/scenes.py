@@ -31,13 +31,13 @@ from typing import Any
 import numpy as np
 
 from geonoise import io
-from geonoise.errors import InvalidInputError
-from geonoise.labels import IGNORE, open_labels
-from geonoise.noise import (
+from geonoise.data.labels import IGNORE, open_labels
+from geonoise.detection.scores import (
     METHODS,
     ThresholdAccumulator,
     confident_learning,
 )
+from geonoise.errors import InvalidInputError
 from geonoise.windows import Window, blend_weights, window_grid
 
 logger = logging.getLogger(__name__)
@@ -237,7 +237,7 @@ def blended_strips(
     Batches run on across window rows: once a window of the next row arrives,
     every row above it is final.
     """
-    from geonoise.crossfit import as_model_set
+    from geonoise.models.modelset import as_model_set
     from geonoise.parallel import read_ahead
 
     models = as_model_set(predictor)
@@ -513,7 +513,7 @@ def detect_scene(
 
     import rasterio
 
-    from geonoise.crossfit import as_model_set
+    from geonoise.models.modelset import as_model_set
 
     started = time.perf_counter()
     check_outputs(outputs, overwrite)
@@ -559,7 +559,7 @@ def detect_scene(
             )
         finals = _publish(outputs, scratch, noise_source, options, overwrite, meta)
         if outputs.quicklook is not None:
-            from geonoise.plots import quicklook
+            from geonoise.io.plots import quicklook
 
             with io.atomic_output(outputs.quicklook, overwrite) as tmp:
                 quicklook(scene_path, finals["noise"], finals["classes"], tmp)
@@ -602,7 +602,7 @@ def _publish(
     meta: Any,
 ) -> dict[str, Path]:
     """COG copies of the intermediate rasters moved into place, with their QGIS styles."""
-    from geonoise.qgis import raster_style
+    from geonoise.io.styles import raster_style
 
     jobs = [
         ("noise", outputs.noise, noise_source, "average"),
@@ -669,7 +669,7 @@ def plan_scenes(
     ``output`` is the noise map itself when one scene is given and it ends in
     ``.tif``; otherwise a directory that receives ``<scene>.noise.tif`` per scene.
     """
-    from geonoise.tiling import unique_names
+    from geonoise.data.tiling import unique_names
 
     if not labels:
         raise InvalidInputError("detect compares the model with labels: give --labels", "--labels")

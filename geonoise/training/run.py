@@ -114,7 +114,7 @@ def open_training_data(
     ``binary_255`` reads 255 in folder masks as class 1 (0/255 building masks)
     instead of ignore.
     """
-    from geonoise.data import FolderDataset, TileDataset
+    from geonoise.data.datasets import FolderDataset, TileDataset
 
     if labels_dir is not None:
         return FolderDataset(tiles, labels_dir, cache=cache, binary_255=binary_255)
@@ -129,7 +129,7 @@ def open_training_data(
 
 def split_data(dataset: Any, config: TrainConfig) -> tuple[Any, Any]:
     """Spatially blocked train/validation subsets (random by file for plain folders)."""
-    from geonoise.data import blocked_split, folder_split
+    from geonoise.data.datasets import blocked_split, folder_split
 
     if getattr(dataset, "index", None) is not None:
         train_ids, val_ids = blocked_split(
@@ -146,9 +146,9 @@ def split_data(dataset: Any, config: TrainConfig) -> tuple[Any, Any]:
 
 def build_meta(train_set: Any, config: TrainConfig, role: Role) -> dict[str, Any]:
     """The model description: preset plus overrides, bands, classes, normalisation."""
-    from geonoise.checkpoint import ModelMeta
-    from geonoise.data import compute_band_stats
-    from geonoise.models import model_config
+    from geonoise.data.datasets import compute_band_stats
+    from geonoise.models.checkpoint import ModelMeta
+    from geonoise.models.nrn_rsseg import model_config
 
     num_classes = max(2, max(train_set.class_ids, default=1) + 1)
     names = config.class_names or default_class_names(num_classes)
@@ -276,8 +276,8 @@ def fit(
     import lightning as L
     from torch.utils.data import DataLoader
 
-    from geonoise.checkpoint import read_checkpoint
-    from geonoise.training import StudentTask, TeacherTask
+    from geonoise.models.checkpoint import read_checkpoint
+    from geonoise.training.tasks import StudentTask, TeacherTask
 
     output = Path(output)
     if role == "student":
@@ -382,7 +382,7 @@ def fit_folds(
         OutputExistsError: an output exists (without ``overwrite`` or ``resume``).
     """
     from geonoise import io
-    from geonoise.data import holdout_region, spatial_folds
+    from geonoise.data.datasets import holdout_region, spatial_folds
 
     index_path = Path(tiles) / "tiles.gpkg"
     if not index_path.exists():
@@ -462,7 +462,7 @@ def _prepend_metrics(earlier: Any, path: Path) -> None:
 
 
 def _resumed_meta(last: Path) -> dict[str, Any]:
-    from geonoise.checkpoint import read_checkpoint
+    from geonoise.models.checkpoint import read_checkpoint
 
     return read_checkpoint(last)[0].to_dict()
 
@@ -470,8 +470,8 @@ def _resumed_meta(last: Path) -> dict[str, Any]:
 def _finish(trainer: Any, output: Path, run_dir: Path, replace: bool) -> FitResult:
     """Best weights → model file; metrics.csv → curves PNG."""
     from geonoise import io
-    from geonoise.checkpoint import load_model, save_model
-    from geonoise.plots import plot_curves, read_metrics
+    from geonoise.io.plots import plot_curves, read_metrics
+    from geonoise.models.checkpoint import load_model, save_model
 
     callback = trainer.checkpoint_callback
     best = callback.best_model_path or callback.last_model_path

@@ -1,9 +1,9 @@
 """Export a geonoise model file to a self-describing ONNX model for ONNX Runtime.
 
-The exported graph is :func:`geonoise.inference.probability_model`: it takes raw pixels
+The exported graph is :func:`geonoise.models.inference.probability_model`: it takes raw pixels
 ``image (N, bands, H, W)`` float32 and returns ``probabilities (N, classes, H, W)`` (the
 normalisation and the softmax are inside; the distillation hint is dropped), with batch,
-height and width dynamic. The checkpoint's :class:`~geonoise.checkpoint.ModelMeta` travels in
+height and width dynamic. The checkpoint's :class:`~geonoise.models.checkpoint.ModelMeta` travels in
 the model's ``metadata_props`` (``geonoise_meta`` as JSON, plus readable ``bands``,
 ``classes``, ``tile_size``, ``multiple``, … keys), so ``detect`` needs nothing else.
 
@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from geonoise import __version__
 from geonoise.errors import GeonoiseError, InvalidInputError
-from geonoise.inference import (
+from geonoise.io import atomic_output
+from geonoise.models.inference import (
     INPUT_NAME,
     META_KEY,
     MULTIPLE_KEY,
@@ -37,12 +38,11 @@ from geonoise.inference import (
     OnnxPredictor,
     probability_model,
 )
-from geonoise.io import atomic_output
 
 if TYPE_CHECKING:
     import torch
 
-    from geonoise.checkpoint import ModelMeta
+    from geonoise.models.checkpoint import ModelMeta
 
 #: Largest absolute difference of probabilities between ONNX Runtime and PyTorch accepted.
 TOLERANCE = 1e-4
@@ -83,7 +83,7 @@ def export_onnx(
         InvalidInputError: On an opset out of range or an output not named ``*.onnx``.
         ExportMismatchError: If ONNX Runtime and PyTorch differ by more than :data:`TOLERANCE`.
     """
-    from geonoise.checkpoint import load_model
+    from geonoise.models.checkpoint import load_model
 
     _check_arguments(output, opset)
     with atomic_output(output, overwrite) as temporary:

@@ -31,8 +31,8 @@ import numpy as np
 from geonoise.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from geonoise.checkpoint import ModelMeta
-    from geonoise.inference import Predictor
+    from geonoise.models.checkpoint import ModelMeta
+    from geonoise.models.inference import Predictor
 
 
 @dataclass
@@ -67,7 +67,7 @@ class Member:
 class ModelSet:
     """Models that score together, each only where it may (see the module doc).
 
-    It offers the :class:`~geonoise.inference.Predictor` interface (``meta``,
+    It offers the :class:`~geonoise.models.inference.Predictor` interface (``meta``,
     ``multiple``, ``predict``) for callers without a georeference, where every
     model scores every pixel, and :meth:`predict_at` for georeferenced windows.
 
@@ -108,7 +108,7 @@ class ModelSet:
 
     def predict(self, image: np.ndarray, tta: bool = False) -> np.ndarray:
         """Mean probabilities of all models (no georeference: no held-out regions apply)."""
-        from geonoise.detect import predict_windows
+        from geonoise.detection.scenes import predict_windows
 
         total = predict_windows(self.members[0].predictor, image, tta)
         for member in self.members[1:]:
@@ -126,7 +126,7 @@ class ModelSet:
             crs: The windows' CRS.
             tta: Average the eight D4 transforms of each window (per model).
         """
-        from geonoise.detect import predict_windows
+        from geonoise.detection.scenes import predict_windows
 
         if len(self.members) == 1 and self.members[0].holdout is None:
             return predict_windows(self.members[0].predictor, images, tta)
@@ -175,7 +175,7 @@ def open_models(
 
     Args:
         spin: Let ONNX Runtime's idle threads busy-wait (see
-            :class:`geonoise.inference.OnnxPredictor`); off where the caller works
+            :class:`geonoise.models.inference.OnnxPredictor`); off where the caller works
             beside the model.
         lanes: Batches the caller would run at once. Only ONNX models on the CPU
             take them: the set then runs ``lanes`` batches side by side on each
@@ -184,7 +184,7 @@ def open_models(
             workers and the calling threads together match the CPUs (on 2 CPUs:
             one thread per run). Otherwise the set has one lane.
     """
-    from geonoise.inference import onnx_providers, open_predictor
+    from geonoise.models.inference import onnx_providers, open_predictor
     from geonoise.parallel import available_cpus
 
     on_cpu_onnx = all(Path(p).suffix.lower() == ".onnx" for p in paths) and onnx_providers(

@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from geonoise.labels import IGNORE
+from geonoise.data.labels import IGNORE
 
 Method = Literal["self-confidence", "confident-learning"]
 METHODS: tuple[str, ...] = ("self-confidence", "confident-learning")

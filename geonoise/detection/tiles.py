@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 
 from geonoise import io
-from geonoise.crossfit import as_model_set
-from geonoise.detect import NODATA, DetectOptions, check_label_classes
+from geonoise.data.labels import IGNORE
+from geonoise.detection.scenes import NODATA, DetectOptions, check_label_classes
+from geonoise.detection.scores import ThresholdAccumulator, confident_learning, self_confidence
 from geonoise.errors import InvalidInputError
-from geonoise.labels import IGNORE
-from geonoise.noise import ThresholdAccumulator, confident_learning, self_confidence
+from geonoise.models.modelset import as_model_set
 
 logger = logging.getLogger(__name__)
 

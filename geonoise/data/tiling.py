@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geonoise import io
+from geonoise.data.labels import IGNORE, open_labels
 from geonoise.errors import GeonoiseError, InvalidInputError
-from geonoise.labels import IGNORE, open_labels
 from geonoise.parallel import ordered_map
 from geonoise.windows import Window, window_grid
 

@@ -48,8 +48,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from geonoise import io, qgis
+from geonoise import io
 from geonoise.errors import GeonoiseError, GeoreferenceError, InvalidInputError, ReadError
+from geonoise.io import styles as qgis
 from geonoise.parallel import ordered_map
 from geonoise.windows import Window, axis_offsets
 

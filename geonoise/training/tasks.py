@@ -5,7 +5,7 @@
 (bridge features) towards a frozen teacher's. Both share
 :class:`SegmentationTask`: normalisation and kornia augmentation on the
 training device, torchmetrics IoU/F1 in validation, and self-describing
-checkpoints (the :class:`~geonoise.checkpoint.ModelMeta` rides along under the
+checkpoints (the :class:`~geonoise.models.checkpoint.ModelMeta` rides along under the
 ``geonoise`` key).
 """
 
@@ -17,11 +17,11 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
-from geonoise.augment import build_augmentation
-from geonoise.checkpoint import ModelMeta, check_compatible, load_model
-from geonoise.labels import IGNORE
-from geonoise.losses import HintLoss, StudentLoss, SymmetricCrossEntropy
-from geonoise.models import NRNRSSEG, ModelConfig
+from geonoise.data.labels import IGNORE
+from geonoise.models.checkpoint import ModelMeta, check_compatible, load_model
+from geonoise.models.nrn_rsseg import NRNRSSEG, ModelConfig
+from geonoise.training.augment import build_augmentation
+from geonoise.training.losses import HintLoss, StudentLoss, SymmetricCrossEntropy
 
 
 class SegmentationTask(L.LightningModule):

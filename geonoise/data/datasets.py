@@ -31,9 +31,9 @@ import torch
 from torch.utils.data import Dataset
 
 from geonoise import io
+from geonoise.data.labels import IGNORE
+from geonoise.data.tiling import INDEX_LAYER, INDEX_NAME
 from geonoise.errors import InvalidInputError, ReadError
-from geonoise.labels import IGNORE
-from geonoise.tiling import INDEX_LAYER, INDEX_NAME
 
 if TYPE_CHECKING:
     import geopandas as gpd

@@ -1,0 +1,1 @@
+"""Data: label sources, tiling, the tile directory, datasets, splits and band statistics."""

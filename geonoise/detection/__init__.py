@@ -1,0 +1,1 @@
+"""Detection: noise scores, window blending, scene noise maps and tile rankings."""

@@ -1,0 +1,1 @@
+"""Training: losses, augmentation, Lightning tasks and the run from tiles to a model file."""
