@@ -190,8 +190,8 @@ def cleanlab_outputs(noise: Path, tiles: Path, out_dir: Path) -> tuple[Path, Pat
     from cleanlab.segmentation.rank import get_label_quality_scores
 
     from geonoise import io
-    from geonoise.data.datasets import read_tile_index
-    from geonoise.data.labels import IGNORE
+    from geonoise.contracts import IGNORE
+    from geonoise.data.tiledir import read_tile_index
 
     issues_path, ranking_path = (
         out_dir.with_suffix(".tif"),

@@ -302,15 +302,15 @@ def _tile_mode(
     from tqdm import tqdm
 
     from geonoise import io
+    from geonoise.data.tiledir import open_tiles
     from geonoise.detection.tiles import RankOptions, rank_tiles
     from geonoise.models.modelset import open_models
-    from geonoise.training.run import open_training_data
 
     if len(labels) > 1:
         raise click.BadParameter("tile mode takes one label folder", param_hint="'--labels'")
     io.check_output(output, options["overwrite"])
     ranking = RankOptions(tile_score=options["tile_score"], threshold=options["threshold"])
-    dataset = open_training_data(
+    dataset = open_tiles(
         tiles, labels[0] if labels else None, cache=False, binary_255=options["binary_255"]
     )
     predictor = open_models(models, options["device"])

@@ -62,6 +62,35 @@ def window_grid(width: int, height: int, size: int, overlap: int = 0) -> list[Wi
     ]
 
 
+def block_grid(width: int, height: int, size: int) -> list[Window]:
+    """Disjoint blocks covering a raster: the window grid with the edge overlaps trimmed.
+
+    :func:`window_grid` shifts the last window of each axis inward; here each
+    window keeps only the part up to the next window's start, so every pixel is
+    in exactly one block, row by row (for passes that read a raster once).
+    """
+
+    def spans(length: int) -> list[tuple[int, int]]:
+        starts = axis_offsets(length, size, 0)
+        return list(zip(starts, [*starts[1:], length], strict=True))
+
+    return [Window(c0, r0, c1 - c0, r1 - r0) for r0, r1 in spans(height) for c0, c1 in spans(width)]
+
+
+def pad_amounts(height: int, width: int, multiple: int) -> tuple[int, int, bool]:
+    """Rows and columns to add at the bottom and right to reach multiples of ``multiple``.
+
+    Returns ``(pad_rows, pad_cols, reflect)``: ``reflect`` where each pad is
+    smaller than the side it mirrors, so the pad looks like imagery; otherwise
+    the edge pixels are to be repeated. Either way predictions near the edge
+    stay sane, where a black border would not.
+    """
+    if multiple < 1:
+        raise ValueError(f"multiple must be at least 1, got {multiple}")
+    pad_rows, pad_cols = -height % multiple, -width % multiple
+    return pad_rows, pad_cols, pad_rows < height and pad_cols < width
+
+
 def blend_weights(size: int, overlap: int):  # -> np.ndarray, numpy imported lazily
     """Weights of one window's pixels when overlapping predictions are averaged.
 

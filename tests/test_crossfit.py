@@ -10,7 +10,8 @@ import rasterio
 from pyproj import CRS as ProjCRS
 from shapely import box
 
-from geonoise.detection.scenes import NODATA, DetectOptions, SceneOutputs, detect_scene
+from geonoise.contracts import NODATA
+from geonoise.detection.scenes import DetectOptions, SceneOutputs, detect_scene
 from geonoise.errors import InvalidInputError
 from geonoise.models.modelset import model_set
 from tests.conftest import CRS, ORIGIN, RES
@@ -153,14 +154,14 @@ def test_holdout_survives_onnx_export(tmp_path):
 
 
 def test_tile_mode_scores_each_tile_with_the_model_that_held_it_out(tmp_path):
+    from geonoise.data.tiledir import open_tiles
     from geonoise.data.tiling import TileOptions, plan_tiling, write_tiles
     from geonoise.detection.tiles import RankOptions, rank_tiles
-    from geonoise.training.run import open_training_data
 
     scene, labels, _, _ = scene_with_labels(tmp_path, 64, 64, nodata_corner=False)
     opts = TileOptions(size=32)
     write_tiles(plan_tiling([str(scene)], [str(labels)], opts), tmp_path / "tiles", opts)
-    dataset = open_training_data(str(tmp_path / "tiles"))
+    dataset = open_tiles(str(tmp_path / "tiles"))
     models = model_set([Constant(0.1, cols=(0, 32)), Constant(0.9, cols=(32, 64))])
     out = tmp_path / "ranking"
     rank_tiles(dataset, models, out, DetectOptions(quicklook=False), RankOptions())

@@ -28,9 +28,9 @@ from geonoise.data.datasets import (
     compute_band_stats,
     folder_split,
     holdout_region,
-    read_tile_index,
     spatial_folds,
 )
+from geonoise.data.tiledir import read_tile_index
 from geonoise.data.tiling import TileOptions, plan_tiling, write_tiles
 from geonoise.errors import InvalidInputError, ReadError
 from tests.conftest import CRS, ORIGIN, write_scene
@@ -92,7 +92,7 @@ def test_tile_ids_choose_and_order_the_samples(tiles):
 
 
 def test_a_directory_without_index_is_a_read_error(tmp_path):
-    with pytest.raises(ReadError, match="geonoise tile"):
+    with pytest.raises(InvalidInputError, match="geonoise tile"):
         TileDataset(tmp_path)
 
 

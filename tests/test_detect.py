@@ -14,13 +14,8 @@ import rasterio
 from click.testing import CliRunner
 
 from geonoise.cli.main import cli
-from geonoise.detection.scenes import (
-    NODATA,
-    DetectOptions,
-    SceneOutputs,
-    detect_scene,
-    predicted_class,
-)
+from geonoise.contracts import NODATA
+from geonoise.detection.scenes import DetectOptions, SceneOutputs, detect_scene, predicted_class
 from geonoise.detection.scores import ThresholdAccumulator
 from geonoise.detection.tiles import RankOptions, rank_tiles
 from geonoise.errors import InvalidInputError
@@ -178,15 +173,18 @@ def test_threshold_accumulator_fast_path_equals_the_masked_one():
     np.testing.assert_allclose(with_nan.sums, sums, rtol=1e-9)
 
 
-def test_fraction_counts_scores_at_the_threshold_as_evaluate_does():
+def test_tile_scores_count_the_threshold_and_skip_unscored_pixels():
     from geonoise.detection.tiles import tile_scores
-    from geonoise.evaluation import tile_statistic
 
-    noise = np.array([[0.2, 0.5], [0.5, 0.9]], np.float32)
+    noise = np.array([[0.2, 0.5], [0.5, 0.9], [np.nan, np.nan]], np.float32)
     probs = np.stack([1 - noise, noise])
-    label = np.ones((2, 2), np.uint8)
-    assert tile_scores(noise, probs, label, 0.5)["fraction"] == 0.75
-    assert tile_statistic(noise.ravel(), "fraction", 0.5) == 0.75
+    label = np.array([[1, 1], [1, 1], [255, 255]], np.uint8)
+    scores = tile_scores(noise, probs, label, 0.5)
+    assert scores["fraction"] == 0.75  # a score at the threshold counts as noisy
+    assert scores["mean"] == pytest.approx(0.525)
+    assert scores["labelled"] == 4
+    # predicted: class 1 only at 0.9 (ties go to class 0): IoU 0 for class 0, 1/4 for class 1
+    assert scores["iou"] == pytest.approx(1 - (0 + 1 / 4) / 2)
 
 
 def test_a_model_giving_nan_scores_nothing_there(tmp_path):
@@ -280,8 +278,8 @@ def test_errors_leave_no_output(tmp_path):
 
 def test_tile_ranking_orders_tiles_by_injected_noise(scene_factory, tmp_path):
     """Tiles whose labels were flipped on more pixels rank as noisier."""
+    from geonoise.data.tiledir import open_tiles
     from geonoise.data.tiling import TileOptions, plan_tiling, write_tiles
-    from geonoise.training.run import open_training_data
 
     clean = np.zeros((64, 128), "uint8")
     clean[10:50, 5:60] = 1
@@ -297,7 +295,7 @@ def test_tile_ranking_orders_tiles_by_injected_noise(scene_factory, tmp_path):
     labels = scene_factory("noisy.tif", width=128, height=64, data=noisy[None])
     opts = TileOptions(size=32)
     write_tiles(plan_tiling([str(scene)], [str(labels)], opts), tmp_path / "tiles", opts)
-    dataset = open_training_data(str(tmp_path / "tiles"))
+    dataset = open_tiles(str(tmp_path / "tiles"))
     for score in ("mean", "softmin", "fraction", "iou"):
         out = tmp_path / f"rank_{score}"
         summary = rank_tiles(

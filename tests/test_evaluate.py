@@ -528,7 +528,7 @@ def test_bad_options_name_the_option():
 
 
 def test_softmin_tile_score_leans_on_the_worst_pixels():
-    from geonoise.detection.tiles import softmin_score
+    from geonoise.detection.scores import softmin_score
 
     assert softmin_score(np.full(50, 0.3)) == pytest.approx(0.3)
     # Qualities 1 and 0 with temperature 0.1: weights e^-10 and 1.

@@ -9,7 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from geonoise.training.losses import IGNORE_INDEX, HintLoss, StudentLoss, SymmetricCrossEntropy
+from geonoise.contracts import IGNORE
+from geonoise.training.losses import HintLoss, StudentLoss, SymmetricCrossEntropy
 
 A = math.log(1e-4)
 
@@ -20,21 +21,21 @@ def logits_and_target(
     gen = torch.Generator().manual_seed(seed)
     logits = torch.randn(n, k, h, w, generator=gen)
     target = torch.randint(0, k, (n, h, w), generator=gen)
-    target[0, 0, :3] = IGNORE_INDEX
+    target[0, 0, :3] = IGNORE
     return logits, target
 
 
 def test_sce_reduces_to_cross_entropy() -> None:
     logits, target = logits_and_target()
     sce = SymmetricCrossEntropy(alpha=1.0, beta=0.0)
-    expected = F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX)
+    expected = F.cross_entropy(logits, target, ignore_index=IGNORE)
     assert torch.allclose(sce(logits, target), expected, atol=1e-6)
 
 
 def test_rce_is_minus_a_times_one_minus_p_label() -> None:
     logits, target = logits_and_target()
     rce = SymmetricCrossEntropy(alpha=0.0, beta=1.0).pixel_loss(logits, target)
-    valid = target != IGNORE_INDEX
+    valid = target != IGNORE
     p_label = logits.softmax(1).gather(1, target.clamp(max=2)[:, None])[:, 0]
     assert torch.allclose(rce[valid], -A * (1 - p_label[valid]), atol=1e-5)
     assert torch.all(rce[~valid] == 0)
@@ -86,14 +87,14 @@ def test_ignored_pixels_get_exactly_zero_gradient() -> None:
     logits, target = logits_and_target()
     logits.requires_grad_(True)
     SymmetricCrossEntropy()(logits, target).backward()
-    ignored = (target == IGNORE_INDEX)[:, None].expand_as(logits)
+    ignored = (target == IGNORE)[:, None].expand_as(logits)
     assert torch.all(logits.grad[ignored] == 0)
     assert torch.all(logits.grad[~ignored] != 0)
 
 
 def test_all_ignored_batch_gives_zero_with_grad() -> None:
     logits = torch.randn(2, 2, 4, 4, requires_grad=True)
-    target = torch.full((2, 4, 4), IGNORE_INDEX)
+    target = torch.full((2, 4, 4), IGNORE)
     loss = SymmetricCrossEntropy()(logits, target)
     assert loss.item() == 0.0 and loss.grad_fn is not None
     loss.backward()

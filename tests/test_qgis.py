@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from geonoise.io.styles import IGNORE_CLASS, KIND_COLOURS, raster_style, style_path, vector_style
+from geonoise.contracts import IGNORE
+from geonoise.io.styles import KIND_COLOURS, raster_style, style_path, vector_style
 from geonoise.vectorize import KINDS
 
 
@@ -54,7 +55,7 @@ def test_classes_style_is_paletted_with_ignore_transparent(tmp_path):
     renderer = parse(written).find("pipe/rasterrenderer")
     assert renderer.get("type") == "paletted"
     entries = renderer.findall("colorPalette/paletteEntry")
-    assert [e.get("value") for e in entries] == ["0", "1", "2", str(IGNORE_CLASS)]
+    assert [e.get("value") for e in entries] == ["0", "1", "2", str(IGNORE)]
     assert entries[2].get("label") == "2: urban"
     assert entries[-1].get("alpha") == "0"
     assert all(e.get("alpha") == "255" for e in entries[:-1])

@@ -84,12 +84,10 @@ def test_outputs_open_in_qgis_valid_styled_and_complete(tmp_path):
         ).exit_code
         == 0
     )
+    from geonoise.data.tiledir import open_tiles
     from geonoise.detection.tiles import RankOptions, rank_tiles
-    from geonoise.training.run import open_training_data
 
-    rank_tiles(
-        open_training_data(str(tiles)), PixelModel(), tmp_path / "rank", options, RankOptions()
-    )
+    rank_tiles(open_tiles(str(tiles)), PixelModel(), tmp_path / "rank", options, RankOptions())
     paths = {
         "noise": str(outputs.noise),
         "classes": str(outputs.classes),

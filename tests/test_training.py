@@ -118,10 +118,11 @@ def test_model_file_refuses_pickled_code(tmp_path, capfd):
 
 
 def test_student_keeps_the_teacher_frozen_and_in_eval_mode(tiles, teacher):
-    from geonoise.training.run import TrainConfig, build_meta, open_training_data
+    from geonoise.data.tiledir import open_tiles
+    from geonoise.training.run import TrainConfig, build_meta
     from geonoise.training.tasks import StudentTask, frozen
 
-    data = open_training_data(str(tiles["noisy"]))
+    data = open_tiles(str(tiles["noisy"]))
     meta = build_meta(data, TrainConfig(), "student")
     task = StudentTask(meta, teacher=str(teacher), augment=False)
     task.train()

@@ -19,14 +19,12 @@ from geonoise.errors import GeoreferenceError, InvalidInputError, ReadError
 from geonoise.vectorize import (
     EmptyResultError,
     VectorizeOptions,
-    blocks,
     classes_path_for,
     connected_groups,
     simplify,
     square_reduce,
     vectorize,
 )
-from geonoise.windows import window_grid
 from tests.conftest import CRS, ORIGIN, RES, write_scene
 
 PIXEL_AREA = RES * RES  # m² of one 0.5 m pixel
@@ -283,24 +281,6 @@ def test_classes_path_is_the_companion_name():
 
 
 # --------------------------------------------------------------------------- windows
-
-
-@given(
-    width=st.integers(1, 200),
-    height=st.integers(1, 200),
-    size=st.integers(16, 96),
-)
-def test_blocks_partition_the_raster_along_the_window_grid(width, height, size):
-    cover = np.zeros((height, width), dtype=int)
-    for block in blocks(width, height, size):
-        assert block.width > 0 and block.height > 0
-        cover[
-            block.row_off : block.row_off + block.height,
-            block.col_off : block.col_off + block.width,
-        ] += 1
-    assert (cover == 1).all()
-    starts = {(w.col_off, w.row_off) for w in window_grid(width, height, size)}
-    assert {(b.col_off, b.row_off) for b in blocks(width, height, size)} == starts
 
 
 def memory_raster(stack: contextlib.ExitStack, data: np.ndarray, nodata=None):

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geonoise.windows import axis_offsets, window_grid
+from geonoise.windows import axis_offsets, block_grid, window_grid
 
 
 @st.composite
@@ -59,3 +59,21 @@ def test_known_offsets(length, size, overlap, expected):
 def test_bad_grid_arguments_raise(size, overlap):
     with pytest.raises(ValueError):
         axis_offsets(10, size, overlap)
+
+
+@given(
+    width=st.integers(1, 200),
+    height=st.integers(1, 200),
+    size=st.integers(16, 96),
+)
+def test_block_grid_partitions_the_raster_along_the_window_grid(width, height, size):
+    cover = np.zeros((height, width), dtype=int)
+    for block in block_grid(width, height, size):
+        assert block.width > 0 and block.height > 0
+        cover[
+            block.row_off : block.row_off + block.height,
+            block.col_off : block.col_off + block.width,
+        ] += 1
+    assert (cover == 1).all()
+    starts = {(w.col_off, w.row_off) for w in window_grid(width, height, size)}
+    assert {(b.col_off, b.row_off) for b in block_grid(width, height, size)} == starts

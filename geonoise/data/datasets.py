@@ -31,8 +31,8 @@ import torch
 from torch.utils.data import Dataset
 
 from geonoise import io
-from geonoise.data.labels import IGNORE
-from geonoise.data.tiling import INDEX_LAYER, INDEX_NAME
+from geonoise.contracts import IGNORE
+from geonoise.data.tiledir import INDEX_NAME, read_tile_index
 from geonoise.errors import InvalidInputError, ReadError
 
 if TYPE_CHECKING:
@@ -301,14 +301,6 @@ class FolderDataset(PairDataset):
         """The same pairs restricted to ``tile_ids`` (file stems), with the class ids of all."""
         _ = self.class_ids  # scan the whole folder, so that every subset has the same classes
         return super().subset(tile_ids)
-
-
-def read_tile_index(root: str | os.PathLike) -> gpd.GeoDataFrame:
-    """The ``tiles`` layer of a tile directory; a missing index raises :class:`ReadError`."""
-    path = Path(root) / INDEX_NAME
-    if not path.is_file():
-        raise ReadError(f"{root} has no {INDEX_NAME}; make a tile directory with `geonoise tile`")
-    return io.read_vector(path, layer=INDEX_LAYER)
 
 
 def _select_tiles(index: gpd.GeoDataFrame, tile_ids: Sequence[str], root: Path) -> gpd.GeoDataFrame:

@@ -22,14 +22,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from geonoise import io
+from geonoise.contracts import IGNORE
 from geonoise.errors import GeoreferenceError, InvalidInputError, NoOverlapError
 
 if TYPE_CHECKING:
     import geopandas as gpd
     import rasterio
-
-#: Label value for pixels that carry no label (nodata, outside the scene).
-IGNORE = 255
 
 logger = logging.getLogger(__name__)
 

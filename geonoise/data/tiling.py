@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geonoise import io
-from geonoise.data.labels import IGNORE, open_labels
+from geonoise.contracts import IGNORE
+from geonoise.data.labels import open_labels
+from geonoise.data.tiledir import INDEX_LAYER, INDEX_NAME
 from geonoise.errors import GeonoiseError, InvalidInputError
 from geonoise.parallel import ordered_map
 from geonoise.windows import Window, window_grid
@@ -29,10 +31,6 @@ if TYPE_CHECKING:
 
 #: Largest tile edge accepted (a tile is read into memory whole).
 MAX_TILE_SIZE = 8192
-
-#: Name of the index layer and file in a tile directory.
-INDEX_NAME = "tiles.gpkg"
-INDEX_LAYER = "tiles"
 
 SKIP_BELOW_MIN_VALID = "below --min-valid"
 

@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from geonoise import io
-from geonoise.data.labels import IGNORE, open_labels
+from geonoise.contracts import IGNORE, NODATA
+from geonoise.data.labels import open_labels
 from geonoise.detection.scores import (
     METHODS,
     ThresholdAccumulator,
@@ -41,9 +42,6 @@ from geonoise.errors import InvalidInputError
 from geonoise.windows import Window, blend_weights, window_grid
 
 logger = logging.getLogger(__name__)
-
-#: Nodata of the float rasters detect writes (outside the [0, 1] of scores and probabilities).
-NODATA = -1.0
 
 #: GDAL's block cache while scoring a scene, in MiB. Strips are written once and read
 #: back once; GDAL's default (5 % of RAM) would keep every block and grow with the scene.
@@ -195,29 +193,6 @@ class Strip:
     def probabilities(self, cols: slice = slice(None)) -> np.ndarray:
         """Blended probabilities ``(K, rows, n)`` of the columns ``cols``."""
         return self.sums[:, :, cols] / np.maximum(self.weights[:, cols], 1e-12)
-
-
-def predict_windows(predictor: Any, images: np.ndarray, tta: bool) -> np.ndarray:
-    """Probabilities of a batch, optionally averaged over the eight D4 transforms.
-
-    The eight views go through the model one call each: on a CPU, one call of
-    eight times the batch ran slower (ONNX Runtime, tiny preset, batch 4 at 256²).
-    """
-    if not tta:
-        return predictor.predict(images)
-    total = None
-    for turns in range(4):
-        turned = np.ascontiguousarray(np.rot90(images, turns, axes=(2, 3)))
-        for flip in (False, True):
-            view = np.ascontiguousarray(turned[..., ::-1]) if flip else turned
-            probs = predictor.predict(view)
-            probs = np.rot90(probs[..., ::-1] if flip else probs, -turns, axes=(2, 3))
-            if total is None:
-                total = np.array(probs, dtype=np.float32, order="C")
-            else:
-                total += probs
-    total *= np.float32(1 / 8)
-    return total
 
 
 def blended_strips(

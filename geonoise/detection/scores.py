@@ -17,14 +17,23 @@ labels ``(H, W)`` of class ids with 255 = ignore, and return float32 scores in
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
 
-from geonoise.data.labels import IGNORE
+from geonoise.contracts import IGNORE
 
 Method = Literal["self-confidence", "confident-learning"]
 METHODS: tuple[str, ...] = ("self-confidence", "confident-learning")
+
+TileScore = Literal["mean", "softmin", "fraction", "iou"]
+#: Tile scores of ``detect --tiles``; ``evaluate`` computes all but ``iou`` from a noise map.
+TILE_SCORES: tuple[str, ...] = ("mean", "softmin", "fraction", "iou")
+#: The tile scores that need only the pixels' noise scores.
+TILE_STATISTICS: tuple[str, ...] = ("mean", "softmin", "fraction")
+#: Temperature of the softmin tile score (cleanlab's default for segmentation).
+SOFTMIN_TEMPERATURE = 0.1
 
 
 def label_probability(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -87,3 +96,48 @@ def confident_learning(probs: np.ndarray, labels: np.ndarray, thresholds: np.nda
     scaled = probs / np.maximum(thresholds, 1e-6).reshape(shape)
     calibrated = scaled / np.sum(scaled, axis=-3, keepdims=True)
     return self_confidence(calibrated.astype(np.float32), labels)
+
+
+def softmin_score(scores: np.ndarray, temperature: float = SOFTMIN_TEMPERATURE) -> float:
+    """``1 − softmin(1 − scores)``: a tile's noise weighted towards its worst pixels.
+
+    The softmin of qualities ``q`` is ``Σ q·w / Σ w`` with ``w = exp(−q / T)``;
+    NaN for no pixel.
+    """
+    if not scores.size:
+        return float("nan")
+    quality = 1.0 - scores.astype(np.float64)
+    weights = np.exp(-(quality - quality.min()) / temperature)  # shifted: no underflow
+    return float(1.0 - (quality * weights).sum() / weights.sum())
+
+
+def tile_statistic(scores: np.ndarray, kind: str, threshold: float = 0.5) -> float:
+    """A tile's score from its pixels' noise scores (higher = noisier; NaN for no pixel).
+
+    ``mean`` pixel score; ``softmin`` (:func:`softmin_score`); ``fraction`` of
+    pixels scoring at least ``threshold``.
+    """
+    if not scores.size:
+        return math.nan
+    match kind:
+        case "softmin":
+            return softmin_score(scores)
+        case "fraction":
+            return float((scores >= threshold).mean())
+        case "mean":
+            return float(scores.mean())
+    raise ValueError(f"unknown tile statistic {kind!r}")
+
+
+def iou_distance(predicted: np.ndarray, label: np.ndarray) -> float:
+    """``1 −`` the mean IoU of predicted and given classes over the classes in either.
+
+    Pixels labelled ignore are left out; 0 where the two agree everywhere.
+    """
+    known = label != IGNORE
+    ious = []
+    for k in np.union1d(np.unique(label[known]), np.unique(predicted[known])):
+        inter = np.sum((label == k) & (predicted == k) & known)
+        union = np.sum(((label == k) | (predicted == k)) & known)
+        ious.append(inter / union if union else 1.0)
+    return float(1.0 - np.mean(ious)) if ious else 0.0

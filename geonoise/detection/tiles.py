@@ -31,30 +31,22 @@ from typing import Any
 import numpy as np
 
 from geonoise import io
-from geonoise.data.labels import IGNORE
-from geonoise.detection.scenes import NODATA, DetectOptions, check_label_classes
-from geonoise.detection.scores import ThresholdAccumulator, confident_learning, self_confidence
+from geonoise.contracts import NODATA
+from geonoise.detection.scenes import DetectOptions, check_label_classes
+from geonoise.detection.scores import (
+    TILE_SCORES,
+    TILE_STATISTICS,
+    ThresholdAccumulator,
+    confident_learning,
+    iou_distance,
+    self_confidence,
+    tile_statistic,
+)
 from geonoise.errors import InvalidInputError
+from geonoise.models.inference import pad_to_multiple
 from geonoise.models.modelset import as_model_set
 
 logger = logging.getLogger(__name__)
-
-TILE_SCORES = ("mean", "softmin", "fraction", "iou")
-#: Temperature of the softmin tile score (cleanlab's default for segmentation).
-SOFTMIN_TEMPERATURE = 0.1
-
-
-def softmin_score(scores: np.ndarray, temperature: float = SOFTMIN_TEMPERATURE) -> float:
-    """``1 − softmin(1 − scores)``: a tile's noise weighted towards its worst pixels.
-
-    The softmin of qualities ``q`` is ``Σ q·w / Σ w`` with ``w = exp(−q / T)``;
-    NaN for no pixel.
-    """
-    if not scores.size:
-        return float("nan")
-    quality = 1.0 - scores.astype(np.float64)
-    weights = np.exp(-(quality - quality.min()) / temperature)  # shifted: no underflow
-    return float(1.0 - (quality * weights).sum() / weights.sum())
 
 
 @dataclass(frozen=True)
@@ -81,11 +73,8 @@ def predict_tile(
             only its held-out region); without it every model scores every pixel.
     """
     models = as_model_set(predictor)
-    multiple = int(models.multiple)
     height, width = image.shape[1:]
-    pad_h, pad_w = (-height) % multiple, (-width) % multiple
-    mode = "reflect" if pad_h < height and pad_w < width else "edge"
-    padded = np.pad(image, ((0, 0), (0, pad_h), (0, pad_w)), mode=mode)[None].astype(np.float32)
+    padded = pad_to_multiple(image, int(models.multiple))[None].astype(np.float32)
     if where is None:
         probs = models.predict(padded, tta)[0]
     else:
@@ -97,24 +86,12 @@ def tile_scores(
     noise: np.ndarray, probs: np.ndarray, label: np.ndarray, threshold: float
 ) -> dict[str, float]:
     """Every tile score (see the module doc) of one tile; NaN-free where pixels are labelled."""
-    scored = ~np.isnan(noise)
-    if not scored.any():
+    scored = noise[~np.isnan(noise)]
+    if not scored.size:
         nan = float("nan")
         return {"mean": nan, "softmin": nan, "fraction": nan, "iou": nan, "labelled": 0}
-    predicted = probs.argmax(0)
-    known = label != IGNORE
-    ious = []
-    for k in np.union1d(np.unique(label[known]), np.unique(predicted[known])):
-        inter = np.sum((label == k) & (predicted == k) & known)
-        union = np.sum(((label == k) | (predicted == k)) & known)
-        ious.append(inter / union if union else 1.0)
-    return {
-        "mean": float(noise[scored].mean()),
-        "softmin": softmin_score(noise[scored]),
-        "fraction": float((noise[scored] >= threshold).mean()),
-        "iou": float(1.0 - np.mean(ious)),
-        "labelled": int(scored.sum()),
-    }
+    scores = {kind: tile_statistic(scored, kind, threshold) for kind in TILE_STATISTICS}
+    return {**scores, "iou": iou_distance(probs.argmax(0), label), "labelled": int(scored.size)}
 
 
 def rank_tiles(

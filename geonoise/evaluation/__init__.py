@@ -39,7 +39,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geonoise import io
+from geonoise.contracts import IGNORE
+from geonoise.data.tiledir import index_path, read_tile_index, require_tile_dir
+from geonoise.detection.scores import TILE_STATISTICS, tile_statistic
 from geonoise.errors import GeonoiseError, GeoreferenceError, InvalidInputError
+from geonoise.windows import block_grid
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -49,11 +53,6 @@ logger = logging.getLogger(__name__)
 
 #: Histogram bins on [0, 1] for the pixel metrics (see the module docstring).
 DEFAULT_BINS = 2**16
-#: Tile scores ``evaluate`` computes from a noise map (``detect --tiles`` has these and iou).
-TILE_STATISTICS = ("mean", "softmin", "fraction")
-
-#: Truth value that means "not known" (as in label rasters).
-TRUTH_IGNORE = 255
 
 #: Name of the truth objects ``geonoise synth`` writes beside ``noise_truth.tif``.
 TRUTH_OBJECTS_NAME = "noise_objects.gpkg"
@@ -241,8 +240,8 @@ def read_pair(
     """
     score = io.read_window(noise, window, indexes=1)  # padding outside is masked invalid
     known = io.read_valid_mask(noise, window, data=score) & np.isfinite(score)
-    mark = io.read_window(truth, window, indexes=1, fill_value=TRUTH_IGNORE)
-    known &= io.read_valid_mask(truth, window, data=mark) & (mark != TRUTH_IGNORE)
+    mark = io.read_window(truth, window, indexes=1, fill_value=IGNORE)
+    known &= io.read_valid_mask(truth, window, data=mark) & (mark != IGNORE)
     score = score[known]
     if score.size and (score.min() < 0 or score.max() > 1):
         bad = score[(score < 0) | (score > 1)][0]
@@ -265,10 +264,9 @@ def scan_pixels(
     Args:
         on_window: Called with (blocks done, blocks in all) after each block.
     """
-    from geonoise.vectorize import blocks
 
     histogram = ScoreHistogram(options.bins, options.threshold)
-    grid = blocks(noise.width, noise.height, options.window_size)
+    grid = block_grid(noise.width, noise.height, options.window_size)
     for done, block in enumerate(grid, start=1):
         histogram.add(*read_pair(noise, truth, block.to_rasterio()))
         if on_window is not None:
@@ -505,21 +503,6 @@ def _on_grid(index: gpd.GeoDataFrame, noise: rasterio.io.DatasetReader) -> np.nd
     return np.all(np.abs(footprints.bounds.to_numpy() - expected) <= tolerance, axis=1)
 
 
-def tile_statistic(score: np.ndarray, kind: str, threshold: float) -> float:
-    """One tile's score from its pixels' noise scores (NaN for no pixel)."""
-    from geonoise.detection.tiles import softmin_score
-
-    if not score.size:
-        return math.nan
-    match kind:
-        case "softmin":
-            return softmin_score(score)
-        case "fraction":
-            return float((score >= threshold).mean())
-        case _:
-            return float(score.mean())
-
-
 def tile_values(
     noise: rasterio.io.DatasetReader,
     truth: rasterio.io.DatasetReader,
@@ -680,13 +663,7 @@ def _check_request(
         if value is not None and tiles is None:
             raise InvalidInputError("it needs --tiles DIR (the tiles it ranks)", option)
     if tiles is not None:
-        from geonoise.data.tiling import INDEX_NAME
-
-        if not (Path(tiles) / INDEX_NAME).is_file():
-            raise InvalidInputError(
-                f"{tiles} has no {INDEX_NAME}; pass a directory written by `geonoise tile`",
-                "--tiles",
-            )
+        require_tile_dir(tiles, "--tiles")
     if polygons is None:
         return None
     objects = truth_objects if truth_objects is not None else truth_objects_for(truth_path)
@@ -705,8 +682,6 @@ def _read_sources(
     tiles: str | os.PathLike | None,
     ranking: str | os.PathLike | None,
 ) -> _Sources:
-    from geonoise.data.tiling import INDEX_LAYER, INDEX_NAME
-
     frames = {}
     for name, path in (("polygons", polygons), ("truth objects", truth_objects)):
         if path is not None:
@@ -718,8 +693,8 @@ def _read_sources(
                 )
     index, index_name = None, ""
     if tiles is not None:
-        index_name = str(Path(tiles) / INDEX_NAME)
-        index = io.read_vector(index_name, layer=INDEX_LAYER)
+        index_name = str(index_path(tiles))
+        index = read_tile_index(tiles, "--tiles")
     scores = None if ranking is None else ranking_scores(io.read_csv(ranking), ranking)
     return _Sources(
         frames.get("polygons"),

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Literal
 from xml.sax.saxutils import quoteattr
 
+from geonoise.contracts import IGNORE
+
 #: QGIS version written into the styles (the 3.x LTR whose QML format they follow).
 QGIS_VERSION = "3.34.0-Prizren"
 
@@ -50,9 +52,6 @@ CLASS_PALETTE: tuple[tuple[int, int, int], ...] = (
     (253, 191, 111),
     (202, 178, 214),
 )
-
-#: Class id that means "ignore / no data" in label and class rasters.
-IGNORE_CLASS = 255
 
 _HEADER = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
 
@@ -184,7 +183,7 @@ def classes_qml(class_names: Sequence[str]) -> str:
         (index, CLASS_PALETTE[index % len(CLASS_PALETTE)], 255, f"{index}: {name}")
         for index, name in enumerate(class_names)
     ]
-    entries.append((IGNORE_CLASS, (0, 0, 0), 0, f"{IGNORE_CLASS}: ignore"))
+    entries.append((IGNORE, (0, 0, 0), 0, f"{IGNORE}: ignore"))
     palette = "".join(
         f'        <paletteEntry value="{value}" color="{_hex(rgb)}" alpha="{alpha}" '
         f"label={quoteattr(label)}/>\n"

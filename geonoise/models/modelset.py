@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geonoise.errors import InvalidInputError
+from geonoise.models.inference import predict_windows
 
 if TYPE_CHECKING:
     from geonoise.models.checkpoint import ModelMeta
@@ -108,8 +109,6 @@ class ModelSet:
 
     def predict(self, image: np.ndarray, tta: bool = False) -> np.ndarray:
         """Mean probabilities of all models (no georeference: no held-out regions apply)."""
-        from geonoise.detection.scenes import predict_windows
-
         total = predict_windows(self.members[0].predictor, image, tta)
         for member in self.members[1:]:
             total = total + predict_windows(member.predictor, image, tta)
@@ -126,8 +125,6 @@ class ModelSet:
             crs: The windows' CRS.
             tta: Average the eight D4 transforms of each window (per model).
         """
-        from geonoise.detection.scenes import predict_windows
-
         if len(self.members) == 1 and self.members[0].holdout is None:
             return predict_windows(self.members[0].predictor, images, tta)
         shape = images.shape[2:]

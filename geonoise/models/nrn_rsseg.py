@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from geonoise.errors import InvalidInputError
 from geonoise.models.cbam import CBAM
+from geonoise.windows import pad_amounts
 
 
 class ModelConfigError(InvalidInputError, ValueError):
@@ -214,22 +215,17 @@ class NRNRSSEG(nn.Module):
 def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
     """Pad the bottom and right of ``x (N, C, H, W)`` up to multiples of ``multiple``.
 
-    Reflect padding is used where the image is large enough for it (the pad must be smaller
-    than the side it mirrors); smaller images are padded by replicating the edge pixels. Either
-    way the pad looks like imagery rather than a black border, which keeps predictions near the
-    edge sane.
+    Mirrored where the image is large enough, else edge pixels repeated
+    (:func:`geonoise.windows.pad_amounts`).
 
     Returns:
         The padded tensor and the original ``(height, width)``, to crop results back with
         ``y[..., :height, :width]``.
     """
-    if multiple < 1:
-        raise ValueError(f"multiple must be at least 1, got {multiple}")
     height, width = x.shape[-2:]
-    pad_h, pad_w = -height % multiple, -width % multiple
+    pad_h, pad_w, reflect = pad_amounts(height, width, multiple)
     if pad_h or pad_w:
-        mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect" if reflect else "replicate")
     return x, (height, width)
 
 

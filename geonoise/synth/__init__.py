@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geonoise.contracts import IGNORE
 from geonoise.errors import InvalidInputError
 from geonoise.synth.noise import NOISE_KINDS, Change, add_noise, check_kinds, default_kinds
-from geonoise.synth.objects import CLASS_SCHEMES, IGNORE
+from geonoise.synth.objects import CLASS_SCHEMES
 from geonoise.synth.styles import STYLES, style_help
 
 if TYPE_CHECKING:

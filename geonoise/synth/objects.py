@@ -28,7 +28,6 @@ CLASS_SCHEMES: dict[str, tuple[str, ...]] = {
 BUILDING, ROAD, TREE, WATER, GRASS = 1, 2, 3, 4, 5
 #: Burn order of the landcover classes: later classes win where objects overlap.
 BURN_ORDER = (GRASS, WATER, ROAD, TREE, BUILDING)
-IGNORE = 255
 #: Grass patches smaller than this (m²) stay bare ground.
 MIN_GRASS_AREA = 10.0
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from geonoise import __version__
+from geonoise.contracts import IGNORE
 from geonoise.io import atomic_output, write_json, write_raster, write_vector
 from geonoise.synth import Synthesis, config_dict, synth_command
-from geonoise.synth.objects import IGNORE
 
 #: File names inside the output directory, by role.
 FILES = {

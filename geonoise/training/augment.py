@@ -38,7 +38,7 @@ import torch
 from kornia.augmentation import GeometricAugmentationBase2D, IntensityAugmentationBase2D
 from torch import Tensor, nn
 
-from geonoise.data.labels import IGNORE
+from geonoise.contracts import IGNORE
 from geonoise.errors import InvalidInputError
 
 Batch = dict[str, Any]

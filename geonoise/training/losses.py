@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-#: Label value that marks pixels without a label (nodata, outside the scene).
-IGNORE_INDEX = 255
+from geonoise.contracts import IGNORE
 
 
 class SymmetricCrossEntropy(nn.Module):
@@ -49,7 +48,7 @@ class SymmetricCrossEntropy(nn.Module):
         alpha: float = 0.5,
         beta: float = 0.5,
         log_zero: float = math.log(1e-4),
-        ignore_index: int = IGNORE_INDEX,
+        ignore_index: int = IGNORE,
     ) -> None:
         super().__init__()
         if alpha < 0 or beta < 0:

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from geonoise.contracts import default_class_names
+from geonoise.data.tiledir import open_tiles, read_tile_index
 from geonoise.errors import InvalidInputError
 
 logger = logging.getLogger(__name__)
@@ -95,36 +97,6 @@ def run_dir_for(output: str | os.PathLike) -> Path:
     """The run directory of a model file: ``teacher.ckpt`` → ``teacher_run/``."""
     path = Path(output)
     return path.with_name(f"{path.stem}_run")
-
-
-def default_class_names(num_classes: int) -> list[str]:
-    """``background, building`` for two classes, ``class_0 …`` otherwise."""
-    return (
-        ["background", "building"]
-        if num_classes == 2
-        else [f"class_{k}" for k in range(num_classes)]
-    )
-
-
-def open_training_data(
-    tiles: str, labels_dir: str | None = None, *, cache: bool = True, binary_255: bool = False
-):
-    """A tile directory (``tiles.gpkg``) or, with ``labels_dir``, a pair of folders.
-
-    ``binary_255`` reads 255 in folder masks as class 1 (0/255 building masks)
-    instead of ignore.
-    """
-    from geonoise.data.datasets import FolderDataset, TileDataset
-
-    if labels_dir is not None:
-        return FolderDataset(tiles, labels_dir, cache=cache, binary_255=binary_255)
-    if not (Path(tiles) / "tiles.gpkg").exists():
-        raise InvalidInputError(
-            f"{tiles} has no tiles.gpkg; make it with `geonoise tile`, or "
-            "pass a folder of images with --labels-dir",
-            option="TILES",
-        )
-    return TileDataset(tiles, cache=cache)
 
 
 def split_data(dataset: Any, config: TrainConfig) -> tuple[Any, Any]:
@@ -287,9 +259,7 @@ def fit(
     run_dir = _prepare_run_dir(output, resume, overwrite)
     last = run_dir / "checkpoints" / "last.ckpt"
     L.seed_everything(config.seed, workers=True, verbose=False)
-    dataset = open_training_data(
-        tiles, labels_dir, cache=config.cache, binary_255=config.binary_255
-    )
+    dataset = open_tiles(tiles, labels_dir, cache=config.cache, binary_255=config.binary_255)
     if tile_ids is not None:
         dataset = dataset.subset(tile_ids)
     if holdout is not None:
@@ -384,18 +354,11 @@ def fit_folds(
     from geonoise import io
     from geonoise.data.datasets import holdout_region, spatial_folds
 
-    index_path = Path(tiles) / "tiles.gpkg"
-    if not index_path.exists():
-        raise InvalidInputError(
-            f"{tiles} has no tiles.gpkg: cross-fitting needs tile footprints; make the "
-            "tiles with `geonoise tile`",
-            option="--folds",
-        )
+    index = read_tile_index(tiles, "TILES")  # cross-fitting needs the tiles' footprints
     models, listing = fold_paths(output, folds)
     if not resume:
         for path in [*models, listing, *(run_dir_for(m) for m in models)]:
             io.check_output(path, overwrite)
-    index = io.read_vector(index_path)
     plan = spatial_folds(index, folds, config.block_size)  # fails before any work
     results: list[FitResult] = []
     for path, fold in zip(models, plan, strict=True):

@@ -17,7 +17,7 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
-from geonoise.data.labels import IGNORE
+from geonoise.contracts import IGNORE
 from geonoise.models.checkpoint import ModelMeta, check_compatible, load_model
 from geonoise.models.nrn_rsseg import NRNRSSEG, ModelConfig
 from geonoise.training.augment import build_augmentation

@@ -49,10 +49,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geonoise import io
+from geonoise.contracts import BUILDING, IGNORE
 from geonoise.errors import GeonoiseError, GeoreferenceError, InvalidInputError, ReadError
 from geonoise.io import styles as qgis
 from geonoise.parallel import ordered_map
-from geonoise.windows import Window, axis_offsets
+from geonoise.windows import Window, block_grid
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -62,10 +63,6 @@ logger = logging.getLogger(__name__)
 
 #: Kinds a noise polygon can have, in legend order.
 KINDS = ("missing", "spurious", "boundary", "class_change", "unknown")
-#: Class id meaning "no label / no prediction".
-IGNORE = 255
-#: Building class of two-class maps (0 = background).
-BUILDING = 1
 #: Boundary rule: share of pixels near an agreed building pixel, at least.
 BOUNDARY_NEAR_SHARE = 0.5
 #: Boundary rule: share of pixels deeper than ``boundary_width`` inside the region, at most.
@@ -212,24 +209,6 @@ class Summary:
             "style": self.style,
             "crs": self.crs,
         }
-
-
-# --------------------------------------------------------------------------- blocks
-
-
-def blocks(width: int, height: int, size: int) -> list[Window]:
-    """Disjoint blocks covering a raster: the window grid with the edge overlaps trimmed.
-
-    The shared grid shifts the last window of each axis inward; here each window
-    keeps only the part up to the next window's start, so every pixel is in
-    exactly one block, row by row.
-    """
-
-    def spans(length: int) -> list[tuple[int, int]]:
-        starts = axis_offsets(length, size, 0)
-        return list(zip(starts, [*starts[1:], length], strict=True))
-
-    return [Window(c0, r0, c1 - c0, r1 - r0) for r0, r1 in spans(height) for c0, c1 in spans(width)]
 
 
 @dataclass
@@ -599,7 +578,7 @@ def scan(
     done: list[Regions] = []
     pending: list[Regions] = []
     found, total, largest_class = 0, 0, -1
-    grid = blocks(noise.width, noise.height, options.window_size)
+    grid = block_grid(noise.width, noise.height, options.window_size)
     scanned = _scanned_blocks(noise, classes, grid, halo, finishing)
     for block, (finished, waiting, edges, count, block_largest) in zip(grid, scanned, strict=True):
         largest_class = max(largest_class, block_largest)
@@ -1017,7 +996,7 @@ def vectorize_file(
         companion = classes_path_for(noise_path)
     cache = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": CACHE_MB}
     with rasterio.Env(**cache), io.open_scene(noise_path) as noise:
-        total = len(blocks(noise.width, noise.height, options.window_size))
+        total = len(block_grid(noise.width, noise.height, options.window_size))
         progress = None if on_window is None else _counter(on_window, total)
         if companion is None:
             gdf = vectorize(noise, None, options, progress)
