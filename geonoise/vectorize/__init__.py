@@ -42,17 +42,21 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geonoise import io
-from geonoise.contracts import BUILDING, IGNORE
+from geonoise.contracts import BUILDING
 from geonoise.errors import GeonoiseError, GeoreferenceError, InvalidInputError, ReadError
 from geonoise.io import styles as qgis
 from geonoise.parallel import ordered_map
+from geonoise.vectorize.blocks import BlockInputs, largest_class, read_block, read_blocks_ahead
+from geonoise.vectorize.labelling import label_block, square_reduce  # noqa: F401 (tests)
+from geonoise.vectorize.options import DEFAULT_OPTIONS, VectorizeOptions
+from geonoise.vectorize.regions import Regions
 from geonoise.windows import Window, block_grid
 
 if TYPE_CHECKING:
@@ -85,101 +89,10 @@ COLUMNS = (
 )
 #: Shapefile fields hold 10 characters: these columns get short names there.
 SHAPEFILE_NAMES = {"label_class": "label_cls", "predicted_class": "pred_cls"}
-_FOUR = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 
 
 class EmptyResultError(GeonoiseError):
     """No region is left to write (nothing above the threshold, or all too small)."""
-
-
-@dataclass(frozen=True)
-class VectorizeOptions:
-    """How a noise map becomes polygons.
-
-    Attributes:
-        threshold: A pixel is suspect where its score is at least this.
-        min_area: Drop polygons smaller than this (map units², after hole filling).
-        fill_holes: Fill holes smaller than this (map units²); 0 keeps all holes.
-        simplify: Topology-preserving simplification tolerance (map units); 0: none.
-        boundary_width: Pixels from an agreed outline within which a sliver is "boundary".
-        window_size: Pixels per side of the blocks read at a time.
-        jobs: Processes that scan blocks (1: this process, reading ahead in a thread).
-    """
-
-    threshold: float = 0.5
-    min_area: float = 0.0
-    fill_holes: float = 0.0
-    simplify: float = 0.0
-    boundary_width: int = 3
-    window_size: int = 2048
-    jobs: int = 1
-
-    def __post_init__(self) -> None:
-        checks = {
-            "--threshold": 0.0 <= self.threshold <= 1.0,
-            "--min-area": self.min_area >= 0,
-            "--fill-holes": self.fill_holes >= 0,
-            "--simplify": self.simplify >= 0,
-            "--boundary-width": self.boundary_width >= 1,
-            "--window-size": self.window_size >= 16,
-            "--jobs": self.jobs >= 1,
-        }
-        for option, ok in checks.items():
-            if not ok:
-                raise InvalidInputError("out of range", option=option)
-
-
-@dataclass
-class Regions:
-    """Suspect regions and the pixel statistics they are summarised from.
-
-    ``geoms`` are polygons (pixel or map coordinates); the other arrays are per
-    region. Class counts are sparse triples ``(region, class, count)``. The
-    areas are those of the polygons before simplification, NaN until
-    :func:`finish` computes them.
-    """
-
-    geoms: np.ndarray
-    pixels: np.ndarray
-    score_sum: np.ndarray
-    score_max: np.ndarray
-    near: np.ndarray
-    deep: np.ndarray
-    label_counts: np.ndarray  # (n, 3) int64: region, class, count
-    predicted_counts: np.ndarray
-    area: np.ndarray = field(default_factory=lambda: np.empty(0))  # m²
-    planar_area: np.ndarray = field(default_factory=lambda: np.empty(0))  # map units²
-
-    def __post_init__(self) -> None:
-        for name in ("area", "planar_area"):
-            if len(getattr(self, name)) != len(self.geoms):
-                setattr(self, name, np.full(len(self.geoms), np.nan))
-
-    def __len__(self) -> int:
-        return len(self.geoms)
-
-    @classmethod
-    def concat(cls, parts: list[Regions]) -> Regions:
-        """One collection from several; class-count region indices are shifted to match."""
-        offsets = np.cumsum([0, *(len(p) for p in parts)])[:-1]
-
-        def counts(name: str) -> np.ndarray:
-            shift = [np.array([[o, 0, 0]]) for o in offsets]
-            arrays = [getattr(p, name) + d for p, d in zip(parts, shift, strict=True)]
-            return np.concatenate([np.empty((0, 3), np.int64), *arrays])
-
-        stack = {name: np.concatenate([getattr(p, name) for p in parts]) for name in _PER_REGION}
-        return cls(
-            **stack,
-            label_counts=counts("label_counts"),
-            predicted_counts=counts("predicted_counts"),
-        )
-
-
-#: The per-region arrays of :class:`Regions` (the class counts aside).
-_PER_REGION = (
-    "geoms", "pixels", "score_sum", "score_max", "near", "deep", "area", "planar_area"
-)  # fmt: skip
 
 
 @dataclass
@@ -209,135 +122,6 @@ class Summary:
             "style": self.style,
             "crs": self.crs,
         }
-
-
-@dataclass
-class _Inputs:
-    """The arrays of one block, with a halo of context around it."""
-
-    score: np.ndarray  # halo window
-    suspect: np.ndarray  # halo window, bool
-    label: np.ndarray | None
-    predicted: np.ndarray | None
-    inner: tuple[slice, slice]  # the block inside the halo window
-
-
-def _read_block(
-    noise: rasterio.io.DatasetReader,
-    classes: rasterio.io.DatasetReader | None,
-    block: Window,
-    halo: int,
-    threshold: float,
-) -> _Inputs:
-    c0, r0 = max(block.col_off - halo, 0), max(block.row_off - halo, 0)
-    c1 = min(block.col_off + block.width + halo, noise.width)
-    r1 = min(block.row_off + block.height + halo, noise.height)
-    window = Window(c0, r0, c1 - c0, r1 - r0).to_rasterio()
-    score = io.read_window(noise, window, indexes=1)
-    valid = io.read_valid_mask(noise, window, data=score)
-    with np.errstate(invalid="ignore"):
-        suspect = valid & (score >= threshold)  # NaN compares False
-    label = predicted = None
-    if classes is not None:
-        label, predicted = io.read_window(classes, window, indexes=[1, 2], fill_value=IGNORE)
-    rows = slice(block.row_off - r0, block.row_off - r0 + block.height)
-    cols = slice(block.col_off - c0, block.col_off - c0 + block.width)
-    return _Inputs(score, suspect, label, predicted, (rows, cols))
-
-
-def _polygons(regions: np.ndarray, count: int, block: Window) -> np.ndarray:
-    """One polygon per labelled region (1..count), in pixel coordinates of the raster."""
-    import shapely
-    from rasterio import Affine
-    from rasterio.features import shapes
-
-    transform = Affine.translation(block.col_off, block.row_off)
-    rings: list[np.ndarray] = []
-    owners: list[int] = []
-    for geometry, value in shapes(regions, mask=regions > 0, connectivity=4, transform=transform):
-        for ring in geometry["coordinates"]:
-            rings.append(np.asarray(ring, dtype=np.float64))
-            owners.append(int(value) - 1)
-    geoms = np.empty(count, dtype=object)
-    if not rings:
-        return geoms
-    lengths = [len(ring) for ring in rings]
-    linear = shapely.linearrings(
-        np.concatenate(rings), indices=np.repeat(np.arange(len(rings)), lengths)
-    )
-    # Rings of one polygon come shell first, so polygons() takes the rest as holes.
-    order = np.argsort(owners, kind="stable")
-    owner = np.asarray(owners)[order]
-    geoms[np.unique(owner)] = shapely.polygons(linear[order], indices=owner)
-    return geoms
-
-
-def _class_counts(region: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Sparse ``(region, class, count)`` triples of the labelled pixels (255 skipped)."""
-    keep = classes != IGNORE
-    keys, counts = np.unique(region[keep] * 256 + classes[keep], return_counts=True)
-    return np.column_stack([keys // 256, keys % 256, counts]).astype(np.int64)
-
-
-def _group_max(group: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
-    out = np.full(count, -np.inf, dtype=np.float64)
-    np.maximum.at(out, group, values)
-    return out
-
-
-def square_reduce(mask: np.ndarray, radius: int, op: np.ufunc) -> np.ndarray:
-    """``op`` over the ``(2 radius + 1)²`` square around each pixel of a boolean image,
-    False outside the image: ``np.logical_or`` dilates, ``np.logical_and`` erodes.
-
-    The same as ``scipy.ndimage.maximum_filter`` / ``minimum_filter`` with
-    ``mode="constant", cval=0``, but 5-9x faster on booleans (2056² block, radius
-    3): along each axis the window is built by doubling, in about log2(2r + 1)
-    array operations, where scipy's filters walk the window pixel by pixel.
-    """
-    out = mask
-    for axis in (0, 1):
-        line = np.moveaxis(out, axis, 0)
-        length = line.shape[0]
-        padded = np.pad(line, [(radius, radius)] + [(0, 0)] * (line.ndim - 1))
-        span, window = 1, 2 * radius + 1  # padded[i : i + span] is reduced into padded[i]
-        while span < window:
-            step = min(span, window - span)
-            padded = op(padded[:-step], padded[step:])
-            span += step
-        out = np.moveaxis(padded[:length], 0, axis)
-    return out
-
-
-def _summarise(data: _Inputs, block: Window, width: int) -> tuple[Regions, np.ndarray]:
-    """Regions of one block and their labelled image (0 outside regions, 1-based ids)."""
-    from scipy import ndimage
-
-    suspect = data.suspect[data.inner]
-    labelled, count = ndimage.label(suspect, structure=_FOUR)
-    labelled = labelled.astype(np.int32, copy=False)
-    index = labelled[suspect] - 1
-    score = data.score[data.inner][suspect].astype(np.float64)
-    near = deep = np.zeros(count, dtype=np.int64)
-    label_counts = predicted_counts = np.empty((0, 3), np.int64)
-    if data.label is not None and data.predicted is not None:
-        agreed = (data.label == BUILDING) & (data.predicted == BUILDING)
-        near_px = square_reduce(agreed, width, np.logical_or)
-        deep_px = square_reduce(data.suspect, width, np.logical_and)
-        near = np.bincount(index, weights=near_px[data.inner][suspect], minlength=count)
-        deep = np.bincount(index, weights=deep_px[data.inner][suspect], minlength=count)
-        label_counts = _class_counts(index, data.label[data.inner][suspect])
-        predicted_counts = _class_counts(index, data.predicted[data.inner][suspect])
-    regions = Regions(
-        geoms=_polygons(labelled, count, block),
-        pixels=np.bincount(index, minlength=count).astype(np.int64),
-        score_sum=np.bincount(index, weights=score, minlength=count),
-        score_max=_group_max(index, score, count),
-        near=np.asarray(near, dtype=np.int64),
-        deep=np.asarray(deep, dtype=np.int64),
-        label_counts=label_counts,
-        predicted_counts=predicted_counts,
-    )
-    return regions, labelled
 
 
 # --------------------------------------------------------------------------- merging
@@ -425,7 +209,7 @@ def merge(regions: Regions, groups: np.ndarray) -> Regions:
     count = int(groups.max()) + 1 if len(groups) else 0
     if count == len(regions):
         order = np.argsort(groups)
-        return _take(regions, order)
+        return regions.take(order)
     sizes = np.bincount(groups, minlength=count)
     geoms = np.empty(count, dtype=object)
     single = sizes[groups] == 1
@@ -445,23 +229,6 @@ def merge(regions: Regions, groups: np.ndarray) -> Regions:
         deep=np.bincount(groups, weights=regions.deep, minlength=count).astype(np.int64),
         label_counts=_merge_counts(regions.label_counts, groups),
         predicted_counts=_merge_counts(regions.predicted_counts, groups),
-    )
-
-
-def _take(regions: Regions, order: np.ndarray) -> Regions:
-    """The regions at the indices ``order`` (a permutation or a subset), in that order."""
-    rank = np.full(len(regions), -1, dtype=np.int64)
-    rank[order] = np.arange(len(order))
-
-    def remap(counts: np.ndarray) -> np.ndarray:
-        out = counts[rank[counts[:, 0]] >= 0]
-        out[:, 0] = rank[out[:, 0]]
-        return out
-
-    return Regions(
-        **{name: getattr(regions, name)[order] for name in _PER_REGION},
-        label_counts=remap(regions.label_counts),
-        predicted_counts=remap(regions.predicted_counts),
     )
 
 
@@ -538,7 +305,7 @@ def finish(regions: Regions, finishing: _Finishing) -> Regions:
     regions.area = finishing.rule.areas(regions.geoms)
     regions.planar_area = shapely.area(regions.geoms)
     if finishing.options.min_area > 0:
-        regions = _take(regions, np.flatnonzero(regions.planar_area >= finishing.options.min_area))
+        regions = regions.take(np.flatnonzero(regions.planar_area >= finishing.options.min_area))
     regions.geoms = simplify(regions.geoms, finishing.options.simplify)
     return regions
 
@@ -563,7 +330,7 @@ class Scanned:
 def scan(
     noise: rasterio.io.DatasetReader,
     classes: rasterio.io.DatasetReader | None = None,
-    options: VectorizeOptions = VectorizeOptions(),
+    options: VectorizeOptions = DEFAULT_OPTIONS,
     on_window: Callable[[Window], None] | None = None,
 ) -> Scanned:
     """Suspect regions of a whole noise map, merged across blocks.
@@ -589,9 +356,9 @@ def scan(
         total += len(waiting)
         if on_window is not None:
             on_window(block)
-    merged = merge(Regions.concat(pending or [_no_regions()]), seams.groups(total))
+    merged = merge(Regions.concat(pending or [Regions.empty()]), seams.groups(total))
     return Scanned(
-        done=Regions.concat(done or [_no_regions()]),
+        done=Regions.concat(done or [Regions.empty()]),
         pending=merged,
         found=found + len(merged),
         largest_class=largest_class,
@@ -602,10 +369,10 @@ def scan(
 ScannedBlock = tuple[Regions, Regions, "Edges", int, int]
 
 
-def _scan(data: _Inputs, block: Window, finishing: _Finishing) -> ScannedBlock:
+def _scan(data: BlockInputs, block: Window, finishing: _Finishing) -> ScannedBlock:
     """A block's regions: the finished ones, those on its edges (pixel coordinates) with
     their ids along the edges, how many regions it has, and the largest class id it holds."""
-    regions, labelled = _summarise(data, block, finishing.options.boundary_width)
+    regions, labelled = label_block(data, block, finishing.options.boundary_width)
     edges = Edges.of(labelled)
     on_edge = np.zeros(len(regions) + 1, dtype=bool)
     for edge in (edges.top, edges.bottom, edges.left, edges.right):
@@ -614,13 +381,13 @@ def _scan(data: _Inputs, block: Window, finishing: _Finishing) -> ScannedBlock:
     if finishing.options.fill_holes > 0:
         on_edge[:] = True  # filling holes joins regions: all are finished together
     inner = np.flatnonzero(~on_edge)
-    finished = finish(to_map(_take(regions, inner), finishing.transform), finishing)
-    waiting = _take(regions, np.flatnonzero(on_edge))
+    finished = finish(to_map(regions.take(inner), finishing.transform), finishing)
+    waiting = regions.take(np.flatnonzero(on_edge))
     # Edge ids renumbered to the waiting regions (1-based, 0: none).
     renumber = np.zeros(len(regions) + 1, dtype=np.int64)
     renumber[1:][on_edge] = np.arange(1, len(waiting) + 1)
     edges = Edges(*(renumber[e] for e in (edges.top, edges.bottom, edges.left, edges.right)))
-    return finished, waiting, edges, len(regions), _largest_class(data)
+    return finished, waiting, edges, len(regions), largest_class(data)
 
 
 def _scanned_blocks(
@@ -645,7 +412,9 @@ def _scanned_blocks(
         tasks = [(*paths, block, halo, finishing) for block in grid]
         yield from ordered_map(_scan_in_worker, tasks, options.jobs, while_waiting=_load_writer)
         return
-    for block, data in zip(grid, _prefetch(noise, classes, grid, halo, options), strict=True):
+    for block, data in zip(
+        grid, read_blocks_ahead(noise, classes, grid, halo, options), strict=True
+    ):
         yield _scan(data, block, finishing)
 
 
@@ -664,7 +433,7 @@ def _scan_in_worker(
         if path is not None and path not in _OPEN:
             _OPEN[path] = io.open_raster(path)
     classes = None if classes_path is None else _OPEN[classes_path]
-    data = _read_block(_OPEN[noise_path], classes, block, halo, finishing.options.threshold)
+    data = read_block(_OPEN[noise_path], classes, block, halo, finishing.options.threshold)
     return _scan(data, block, finishing)
 
 
@@ -672,40 +441,6 @@ def _load_writer() -> None:
     """Import what the attribute table and the writer need while the workers scan."""
     import geopandas  # noqa: F401
     import shapely  # noqa: F401
-
-
-def _prefetch(
-    noise: rasterio.io.DatasetReader,
-    classes: rasterio.io.DatasetReader | None,
-    grid: list[Window],
-    halo: int,
-    options: VectorizeOptions,
-) -> Iterator[_Inputs]:
-    """The blocks' inputs in order, each read (GDAL, without the GIL) while the last is used.
-
-    At most three blocks are in memory at a time: the one in use, one read, one being read.
-    """
-    from geonoise.parallel import read_ahead
-
-    reads = (_read_block(noise, classes, block, halo, options.threshold) for block in grid)
-    return read_ahead(reads, depth=1)
-
-
-def _no_regions() -> Regions:
-    empty = np.empty(0, dtype=np.int64)
-    none = np.empty((0, 3), dtype=np.int64)
-    return Regions(np.empty(0, object), empty, empty * 0.0, empty * 0.0, empty, empty, none, none)
-
-
-def _largest_class(data: _Inputs) -> int:
-    largest = -1
-    for band in (data.label, data.predicted):
-        if band is not None:
-            known = band[data.inner]
-            known = known[known != IGNORE]
-            if known.size:
-                largest = max(largest, int(known.max()))
-    return largest
 
 
 # --------------------------------------------------------------------------- geometry
@@ -869,7 +604,7 @@ def frame(regions: Regions, crs: Any, largest_class: int, has_classes: bool) -> 
 def vectorize(
     noise: rasterio.io.DatasetReader,
     classes: rasterio.io.DatasetReader | None = None,
-    options: VectorizeOptions = VectorizeOptions(),
+    options: VectorizeOptions = DEFAULT_OPTIONS,
     on_window: Callable[[Window], None] | None = None,
 ) -> gpd.GeoDataFrame:
     """Polygons of the suspect regions of a noise map, with their attributes.
@@ -963,7 +698,7 @@ def vectorize_file(
     output: str | os.PathLike,
     *,
     classes_path: str | os.PathLike | None = None,
-    options: VectorizeOptions = VectorizeOptions(),
+    options: VectorizeOptions = DEFAULT_OPTIONS,
     overwrite: bool = False,
     on_window: Callable[[int, int], None] | None = None,
 ) -> Summary:
