@@ -54,7 +54,9 @@ from geonoise.errors import GeonoiseError, GeoreferenceError, InvalidInputError,
 from geonoise.io import styles as qgis
 from geonoise.parallel import ordered_map
 from geonoise.vectorize.blocks import BlockInputs, largest_class, read_block, read_blocks_ahead
+from geonoise.vectorize.geometry import fill_holes, simplify, to_map
 from geonoise.vectorize.labelling import label_block, square_reduce  # noqa: F401 (tests)
+from geonoise.vectorize.merge import Edges, Seams, connected_groups, merge  # noqa: F401 (tests)
 from geonoise.vectorize.options import DEFAULT_OPTIONS, VectorizeOptions
 from geonoise.vectorize.regions import Regions
 from geonoise.windows import Window, block_grid
@@ -122,123 +124,6 @@ class Summary:
             "style": self.style,
             "crs": self.crs,
         }
-
-
-# --------------------------------------------------------------------------- merging
-
-
-@dataclass
-class Edges:
-    """The region ids (1-based within a block, 0: none) along a block's four edges."""
-
-    top: np.ndarray
-    bottom: np.ndarray
-    left: np.ndarray
-    right: np.ndarray
-
-    @classmethod
-    def of(cls, labelled: np.ndarray) -> Edges:
-        """The edges of a block's labelled image (copies, so the image can be freed)."""
-        return cls(
-            labelled[0].copy(), labelled[-1].copy(), labelled[:, 0].copy(), labelled[:, -1].copy()
-        )
-
-
-class _Seams:
-    """Pairs of regions that touch across block edges, found with O(width) memory.
-
-    Blocks arrive row by row; it keeps the bottom row of region ids of the
-    previous block row and the right column of the previous block.
-    """
-
-    def __init__(self) -> None:
-        self.pairs: list[np.ndarray] = []
-        self._above: dict[int, np.ndarray] = {}
-        self._left: tuple[int, np.ndarray] | None = None
-
-    def add(self, block: Window, edges: Edges, offset: int) -> None:
-        """Record a block's edge ids (1-based) whose regions start at global ``offset``."""
-
-        def ids(edge: np.ndarray) -> np.ndarray:
-            return np.where(edge > 0, edge.astype(np.int64) - 1 + offset, -1)
-
-        if self._left is not None and self._left[0] == block.row_off:
-            self._join(self._left[1], ids(edges.left))
-        above = self._above.get(block.col_off)
-        if above is not None:
-            self._join(above, ids(edges.top))
-        self._left = (block.row_off, ids(edges.right))
-        self._above[block.col_off] = ids(edges.bottom)
-
-    def _join(self, a: np.ndarray, b: np.ndarray) -> None:
-        both = (a >= 0) & (b >= 0)
-        if both.any():
-            self.pairs.append(np.unique(np.column_stack([a[both], b[both]]), axis=0))
-
-    def groups(self, count: int) -> np.ndarray:
-        """Group index of every region (regions joined through seams share one)."""
-        pairs = np.concatenate([np.empty((0, 2), np.int64), *self.pairs])
-        return connected_groups(count, pairs)
-
-
-def connected_groups(count: int, pairs: np.ndarray) -> np.ndarray:
-    """Group ids 0..G-1 of ``count`` items joined by ``pairs``, numbered by first member.
-
-    A vectorised union-find: every pair hooks the larger of its two roots onto
-    the smaller, then paths are compressed, until each pair shares one root.
-    """
-    parent = np.arange(count)
-    a, b = (pairs[:, 0], pairs[:, 1]) if len(pairs) else (parent[:0], parent[:0])
-    while True:
-        root_a, root_b = parent[a], parent[b]
-        if np.array_equal(root_a, root_b):
-            break
-        low = np.minimum(root_a, root_b)
-        np.minimum.at(parent, root_a, low)
-        np.minimum.at(parent, root_b, low)
-        while not np.array_equal(jumped := parent[parent], parent):
-            parent = jumped
-    _, groups = np.unique(parent, return_inverse=True)  # roots are their groups' first members
-    return groups
-
-
-def merge(regions: Regions, groups: np.ndarray) -> Regions:
-    """Regions that share a group become one: statistics summed, polygons unioned."""
-    import shapely
-
-    count = int(groups.max()) + 1 if len(groups) else 0
-    if count == len(regions):
-        order = np.argsort(groups)
-        return regions.take(order)
-    sizes = np.bincount(groups, minlength=count)
-    geoms = np.empty(count, dtype=object)
-    single = sizes[groups] == 1
-    geoms[groups[single]] = regions.geoms[single]
-    for group in np.flatnonzero(sizes > 1):
-        union = shapely.union_all(regions.geoms[groups == group])
-        # Drop the collinear vertices left on seams (tolerance 0 moves nothing).
-        geoms[group] = shapely.simplify(union, 0, preserve_topology=False)
-    score_max = np.full(count, -np.inf)
-    np.maximum.at(score_max, groups, regions.score_max)
-    return Regions(
-        geoms=geoms,
-        pixels=np.bincount(groups, weights=regions.pixels, minlength=count).astype(np.int64),
-        score_sum=np.bincount(groups, weights=regions.score_sum, minlength=count),
-        score_max=score_max,
-        near=np.bincount(groups, weights=regions.near, minlength=count).astype(np.int64),
-        deep=np.bincount(groups, weights=regions.deep, minlength=count).astype(np.int64),
-        label_counts=_merge_counts(regions.label_counts, groups),
-        predicted_counts=_merge_counts(regions.predicted_counts, groups),
-    )
-
-
-def _merge_counts(counts: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    if not len(counts):
-        return counts
-    keys = groups[counts[:, 0]] * 256 + counts[:, 1]
-    unique, inverse = np.unique(keys, return_inverse=True)
-    summed = np.bincount(inverse, weights=counts[:, 2]).astype(np.int64)
-    return np.column_stack([unique // 256, unique % 256, summed]).astype(np.int64)
 
 
 # --------------------------------------------------------------------------- the pass
@@ -341,7 +226,7 @@ def scan(
     """
     halo = options.boundary_width + 1 if classes is not None else 0
     finishing = _Finishing(noise.transform, AreaRule.of(noise.crs), options)
-    seams = _Seams()
+    seams = Seams()
     done: list[Regions] = []
     pending: list[Regions] = []
     found, total, largest_class = 0, 0, -1
@@ -441,95 +326,6 @@ def _load_writer() -> None:
     """Import what the attribute table and the writer need while the workers scan."""
     import geopandas  # noqa: F401
     import shapely  # noqa: F401
-
-
-# --------------------------------------------------------------------------- geometry
-
-
-def to_map(regions: Regions, transform: Any) -> Regions:
-    """The regions with their polygons moved from pixel to map coordinates."""
-    import shapely
-
-    a, b, c, d, e, f = transform[:6]
-
-    def affine(xy: np.ndarray) -> np.ndarray:
-        x, y = xy[:, 0], xy[:, 1]
-        return np.column_stack([a * x + b * y + c, d * x + e * y + f])
-
-    regions.geoms = shapely.transform(regions.geoms, affine)
-    return regions
-
-
-def fill_holes(regions: Regions, max_area: float) -> Regions:
-    """Fill holes smaller than ``max_area``; regions inside a filled hole join its owner."""
-    import shapely
-
-    if max_area <= 0 or not len(regions):
-        return regions
-    holed = np.flatnonzero(shapely.get_num_interior_rings(regions.geoms) > 0)
-    filled_holes, owners = [], []
-    for index in holed:
-        polygon = regions.geoms[index]
-        keep, drop = [], []
-        for ring in polygon.interiors:
-            (keep if shapely.Polygon(ring).area >= max_area else drop).append(ring)
-        if drop:
-            regions.geoms[index] = shapely.Polygon(polygon.exterior, keep)
-            filled_holes.extend(shapely.Polygon(ring) for ring in drop)
-            owners.extend([index] * len(drop))
-    if not filled_holes:
-        return regions
-    tree = shapely.STRtree(regions.geoms)
-    hole, island = tree.query(np.array(filled_holes, dtype=object), predicate="contains")
-    if not len(hole):
-        return regions
-    pairs = np.column_stack([np.asarray(owners)[hole], island]).astype(np.int64)
-    return merge(regions, connected_groups(len(regions), pairs))
-
-
-def simplify(geoms: np.ndarray, tolerance: float) -> np.ndarray:
-    """Outlines simplified within ``tolerance`` with each polygon's topology kept.
-
-    Douglas-Peucker first: on pixel outlines it is about ten times faster than
-    GEOS's topology-preserving simplifier. Where its result is invalid, empty,
-    not a polygon, or has lost a hole, that polygon is simplified again with
-    the topology-preserving simplifier, so every result is a valid polygon with
-    the rings of its input. Multi-polygons always take the careful way.
-    """
-    import shapely
-
-    if tolerance <= 0 or not len(geoms):
-        return valid_polygons(geoms)
-    quick = shapely.simplify(geoms, tolerance, preserve_topology=False)
-    polygon = shapely.GeometryType.POLYGON
-    redo = (
-        (shapely.get_type_id(geoms) != polygon)
-        | (shapely.get_type_id(quick) != polygon)
-        | shapely.is_empty(quick)
-        | (shapely.get_num_interior_rings(quick) != shapely.get_num_interior_rings(geoms))
-        | ~shapely.is_valid(quick)
-    )
-    if redo.any():
-        quick[redo] = shapely.simplify(geoms[redo], tolerance, preserve_topology=True)
-    return valid_polygons(quick)
-
-
-def valid_polygons(geoms: np.ndarray) -> np.ndarray:
-    """Repair invalid geometries and keep only their polygonal parts."""
-    import shapely
-
-    invalid = ~shapely.is_valid(geoms)
-    if invalid.any():
-        repaired = shapely.make_valid(geoms[invalid])
-        polygonal = [
-            shapely.union_all(
-                [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
-            )
-            for g in repaired
-        ]
-        geoms = geoms.copy()
-        geoms[invalid] = polygonal
-    return geoms
 
 
 # --------------------------------------------------------------------------- attributes
