@@ -151,7 +151,8 @@ def evaluate(
       geonoise evaluate noise.tif --truth truth.tif --tiles tiles/ \\
           --ranking ranking/ranking.csv --json
     """
-    from geonoise.evaluation import EvaluateOptions, evaluate_files
+    from geonoise.evaluation.options import EvaluateOptions
+    from geonoise.evaluation.run import evaluate_files
 
     options = EvaluateOptions(
         threshold=threshold,

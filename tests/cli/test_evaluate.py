@@ -14,7 +14,7 @@ from shapely import box
 from geonoise import io
 from geonoise.cli.main import cli
 from tests.conftest import CRS, ORIGIN, RES, write_scene
-from tests.test_evaluate import write_noise, write_truth
+from tests.evaluation.conftest import write_noise, write_truth
 
 SIZE = 32
 PNG = b"\x89PNG\r\n\x1a\n"
