@@ -136,9 +136,9 @@ def evaluate(
       least --min-cover of its area (recall); a polygon is correct when at
       least --min-cover of its area lies in truth objects (precision).
       Polygons are reprojected to the truth objects' CRS.
-    Tiles (--tiles): for each tile on the noise map's grid, the mean score of
-      its evaluated pixels (or its --ranking score) against their true noise
-      fraction: Kendall's tau-b and Spearman's rho.
+    Tiles (--tiles): for each tile on the noise map's grid, the --tile-score
+      of its evaluated pixels (softmin by default; or its --ranking score)
+      against their true noise fraction: Kendall's tau-b and Spearman's rho.
 
     The truth must be on the noise map's grid (CRS, transform and size). A
     table goes to stdout, or a JSON object with --json.

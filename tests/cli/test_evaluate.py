@@ -284,3 +284,10 @@ def test_help_has_an_example():
     assert result.exit_code == 0
     assert "geonoise evaluate noise.tif --truth" in result.output
     assert "AUROC = 0.5" in result.output
+
+
+def test_help_describes_the_tile_score_as_the_options_value():
+    result = run("evaluate", "--help")
+    assert result.exit_code == 0
+    assert "the --tile-score" in result.output and "softmin by default" in result.output
+    assert "the mean score" not in result.output
