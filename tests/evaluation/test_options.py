@@ -16,3 +16,12 @@ def test_bad_options_name_the_option():
     ):
         with pytest.raises(InvalidInputError, match=option):
             EvaluateOptions(**kwargs)
+
+
+def test_the_tile_statistic_literal_names_the_statistics_of_detection():
+    from typing import get_args
+
+    from geonoise.detection.scores import TILE_STATISTICS
+    from geonoise.evaluation.options import TileStatistic
+
+    assert get_args(TileStatistic) == TILE_STATISTICS
