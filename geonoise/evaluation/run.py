@@ -84,7 +84,7 @@ class Evaluation:
                 "ranking": self.ranking,
                 **self.tiles.to_dict(),
             }
-        return _finite(content)
+        return {key: _finite(value) for key, value in content.items()}
 
 
 def _finite(value: object) -> object:
