@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,29 +13,13 @@ from .options import (
     json_opt,
     output_opt,
     overwrite_opt,
+    progress_bar,
     verbosity,
 )
 
-
-def _expand_lists(values: tuple[str, ...]) -> list[str]:
-    """``@list.txt`` stands for the paths in that file, one a line (# comments allowed)."""
-    paths: list[str] = []
-    for value in values:
-        if not value.startswith("@"):
-            paths.append(value)
-            continue
-        listing = Path(value[1:])
-        if not listing.is_file():
-            raise click.BadParameter(f"list file {listing} does not exist")
-        lines = listing.read_text(encoding="utf-8").splitlines()
-        paths += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    missing = [p for p in paths if not os.path.exists(p)]
-    if missing:
-        raise click.BadParameter(
-            f"{missing[0]} does not exist"
-            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-        )
-    return paths
+if TYPE_CHECKING:
+    from geonoise.detection.options import DetectOptions
+    from geonoise.detection.scenes import SceneResult
 
 
 @click.command(short_help="Write per-pixel noise maps of scenes, or rank tiles by noise.")
@@ -176,8 +158,8 @@ def detect(
       geonoise detect --tiles patches/ -l masks/ --binary-255 -m s.onnx -o ranking/
       geonoise detect scene.tif -l labels.tif -m @student.folds.txt -o noise.tif
     """
-    from geonoise.detection.scenes import MODEL_LANES, DetectOptions
-    from geonoise.models.modelset import open_models
+    from geonoise import io
+    from geonoise.detection.options import DetectOptions
 
     detect_options = DetectOptions(
         window=options["window"],
@@ -192,142 +174,104 @@ def detect(
         resample_labels=options["resample_labels"],
         creation_options=options["creation_options"],
     )
+    model_paths = io.expand_lists(models, "--model")
     if tiles is not None:
         if scenes:
             raise click.UsageError("give either SCENES or --tiles, not both")
-        _tile_mode(ctx, tiles, labels, _expand_lists(models), output, detect_options, options)
+        if len(labels) > 1:
+            raise click.BadParameter("tile mode takes one label folder", param_hint="'--labels'")
+        _tile_mode(
+            ctx, tiles, labels[0] if labels else None, model_paths, output, detect_options, options
+        )
         return
     if not scenes:
         raise click.UsageError("give SCENES to score, or --tiles for tile mode")
-    # Scene mode blends and writes beside the model (detect.blended_strips). Without TTA
-    # that work is large beside the model, and ONNX Runtime's threads must not busy-wait
-    # on the cores it needs (tiny preset, 4096², 2 cores: 6.4 s idle vs 6.9 s spinning);
-    # with TTA the model does eight times the work and spinning pays (2048²: 9.2 vs 9.5 s).
-    # ONNX models on the CPU also run MODEL_LANES batches side by side (see detect.py).
-    spin = detect_options.tta
-    predictor = open_models(_expand_lists(models), options["device"], spin=spin, lanes=MODEL_LANES)
-    _scene_mode(
-        ctx,
-        _expand_lists(scenes),
-        _expand_lists(labels),
-        predictor,
-        output,
-        detect_options,
-        options,
-    )
+    scene_paths = io.expand_lists(scenes, "SCENES")
+    label_paths = io.expand_lists(labels, "--labels")
+    _scene_mode(ctx, scene_paths, label_paths, model_paths, output, detect_options, options)
 
 
 def _scene_mode(
     ctx: click.Context,
     scenes: list[str],
     labels: list[str],
-    predictor: Any,
+    models: list[str],
     output: str,
-    detect_options: Any,
+    detect_options: DetectOptions,
     options: dict[str, Any],
 ) -> None:
-    from tqdm import tqdm
-
-    from geonoise import io
-    from geonoise.detection.scenes import (
-        check_outputs,
-        count_windows,
-        detect_scenes,
-        plan_scenes,
-        shard,
-    )
+    from geonoise.detection.scenes import detect_batch
     from geonoise.errors import GeonoiseError
 
-    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    jobs = shard(plan_scenes(scenes, labels, output, detect_options), rank, world)
-    for job in jobs:
-        if not (options["skip_existing"] and job.outputs.noise.exists()):
-            check_outputs(job.outputs, options["overwrite"])
-    size = detect_options.window_for(predictor)
-    total = 0
-    for job in jobs:
-        try:
-            with io.open_scene(job.scene) as scene:
-                total += count_windows(scene, size, detect_options.overlap_for(size))
-        except GeonoiseError:
-            if options["on_error"] != "skip":
-                raise  # otherwise detect_scenes reports it in turn
-    quiet = verbosity(ctx) < 0
-    with tqdm(total=total, unit="window", desc="detect", disable=quiet, leave=False) as bar:
-        results = detect_scenes(
-            jobs,
-            predictor,
+    with progress_bar(ctx, "detect", "window") as progress:
+        batch = detect_batch(
+            scenes,
+            labels,
+            models,
+            output,
             detect_options,
+            device=options["device"],
             overwrite=options["overwrite"],
             skip_existing=options["skip_existing"],
             on_error=options["on_error"],
-            on_window=bar.update,
+            progress=progress,
         )
-    failed = [r for r in results if r["status"] == "failed"]
     if options["as_json"]:
-        click.echo(json.dumps({"rank": rank, "world_size": world, "scenes": results}, indent=2))
+        click.echo(json.dumps(batch.to_dict(), indent=2))
     else:
-        for result in results:
-            _report_scene(result, quiet)
-    if failed:
+        for result in batch.scenes:
+            _report_scene(result, verbosity(ctx) < 0)
+    if batch.failed:
+        first = batch.failed[0]
         raise GeonoiseError(
-            f"{len(failed)} of {len(results)} scenes failed; first: "
-            f"{failed[0]['scene']}: {failed[0]['error']}"
+            f"{len(batch.failed)} of {len(batch.scenes)} scenes failed; first: "
+            f"{first.scene}: {first.error}"
         )
 
 
-def _report_scene(result: dict[str, Any], quiet: bool) -> None:
-    if result["status"] == "done":
+def _report_scene(result: SceneResult, quiet: bool) -> None:
+    if result.status == "done" and result.summary is not None:
+        summary = result.summary
         if not quiet:
             click.echo(
-                f"{result['scene']}: mean score {result['mean_score']:.3f}, "
-                f"{100 * result['noisy_fraction']:.1f}% of labelled pixels at or above 0.5 "
-                f"({result['seconds']:.1f} s)",
+                f"{summary.scene}: mean score {summary.mean_score:.3f}, "
+                f"{100 * summary.noisy_fraction:.1f}% of labelled pixels at or above 0.5 "
+                f"({summary.seconds:.1f} s)",
                 err=True,
             )
-        click.echo(result["noise"])
-    elif result["status"] == "skipped" and not quiet:
-        click.echo(f"{result['scene']}: skipped, {result['noise']} exists", err=True)
+        click.echo(summary.noise)
+    elif result.status == "skipped" and not quiet:
+        click.echo(f"{result.scene}: skipped, {result.noise} exists", err=True)
 
 
 def _tile_mode(
     ctx: click.Context,
     tiles: str,
-    labels: tuple[str, ...],
+    labels_dir: str | None,
     models: list[str],
     output: str,
-    detect_options: Any,
+    detect_options: DetectOptions,
     options: dict[str, Any],
 ) -> None:
-    from tqdm import tqdm
+    from geonoise.detection.tiles import RankOptions, rank_tile_dir
 
-    from geonoise import io
-    from geonoise.data.tiledir import open_tiles
-    from geonoise.detection.tiles import RankOptions, rank_tiles
-    from geonoise.models.modelset import open_models
-
-    if len(labels) > 1:
-        raise click.BadParameter("tile mode takes one label folder", param_hint="'--labels'")
-    io.check_output(output, options["overwrite"])
     ranking = RankOptions(tile_score=options["tile_score"], threshold=options["threshold"])
-    dataset = open_tiles(
-        tiles, labels[0] if labels else None, cache=False, binary_255=options["binary_255"]
-    )
-    predictor = open_models(models, options["device"])
-    quiet = verbosity(ctx) < 0
-    with tqdm(total=len(dataset), unit="tile", desc="detect", disable=quiet, leave=False) as bar:
-        summary = rank_tiles(
-            dataset,
-            predictor,
+    with progress_bar(ctx, "detect", "tile") as progress:
+        result = rank_tile_dir(
+            tiles,
+            labels_dir,
+            models,
             output,
             detect_options,
             ranking,
+            device=options["device"],
+            binary_255=options["binary_255"],
             overwrite=options["overwrite"],
-            on_tile=bar.update,
+            progress=progress,
         )
     if options["as_json"]:
-        click.echo(json.dumps(summary, indent=2))
+        click.echo(json.dumps(result.to_dict(), indent=2))
         return
-    if not quiet:
-        click.echo(f"{summary['tiles']} tiles ranked by {summary['tile_score']} score", err=True)
-    click.echo(summary["ranking"])
+    if verbosity(ctx) >= 0:
+        click.echo(f"{result.tiles} tiles ranked by {result.tile_score} score", err=True)
+    click.echo(result.ranking)

@@ -11,7 +11,9 @@ from pyproj import CRS as ProjCRS
 from shapely import box
 
 from geonoise.contracts import NODATA
-from geonoise.detection.scenes import DetectOptions, SceneOutputs, detect_scene
+from geonoise.detection.options import DetectOptions
+from geonoise.detection.outputs import SceneOutputs
+from geonoise.detection.scenes import detect_scene
 from geonoise.errors import InvalidInputError
 from geonoise.models.modelset import model_set
 from tests.conftest import CRS, ORIGIN, RES
@@ -56,14 +58,14 @@ def test_each_fold_scores_only_its_held_out_region_without_seams(tmp_path):
     )
     expected = np.where(np.arange(WIDTH) < 40, 0.2, 0.8)[None].repeat(HEIGHT, 0)
     np.testing.assert_allclose(p[valid], expected[valid], atol=1e-6)
-    assert summary["models"] == 2 and summary["in_sample_window_pixels"] == 0
+    assert summary.models == 2 and summary.in_sample_window_pixels == 0
 
 
 def test_models_without_region_score_everywhere_and_average(tmp_path):
     p, valid, summary = building_probability(tmp_path, [Constant(0.2, cols=(0, 40)), Constant(0.6)])
     expected = np.where(np.arange(WIDTH) < 40, 0.4, 0.6)[None].repeat(HEIGHT, 0)
     np.testing.assert_allclose(p[valid], expected[valid], atol=1e-6)
-    assert "in_sample_window_pixels" in summary
+    assert "in_sample_window_pixels" in summary.to_dict()
 
 
 def test_pixels_in_no_held_out_region_get_all_models_and_are_counted(tmp_path):
@@ -74,7 +76,7 @@ def test_pixels_in_no_held_out_region_get_all_models_and_are_counted(tmp_path):
         None
     ].repeat(HEIGHT, 0)
     np.testing.assert_allclose(p[valid], expected[valid], atol=1e-6)
-    assert summary["in_sample_window_pixels"] > 0
+    assert summary.in_sample_window_pixels > 0
 
 
 def test_lanes_score_batches_side_by_side_with_the_same_result(tmp_path):
@@ -85,7 +87,7 @@ def test_lanes_score_batches_side_by_side_with_the_same_result(tmp_path):
     three = building_probability(tmp_path / "three", models, lanes=3)
     np.testing.assert_array_equal(one[0], three[0])
     np.testing.assert_array_equal(one[1], three[1])
-    assert one[2]["in_sample_window_pixels"] == three[2]["in_sample_window_pixels"] > 0
+    assert one[2].in_sample_window_pixels == three[2].in_sample_window_pixels > 0
 
 
 def test_an_error_in_a_lane_stops_the_run_and_leaves_nothing(tmp_path):

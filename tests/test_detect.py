@@ -15,8 +15,10 @@ from click.testing import CliRunner
 
 from geonoise.cli.main import cli
 from geonoise.contracts import NODATA
-from geonoise.detection.scenes import DetectOptions, SceneOutputs, detect_scene, predicted_class
-from geonoise.detection.scores import ThresholdAccumulator
+from geonoise.detection.options import DetectOptions
+from geonoise.detection.outputs import SceneOutputs
+from geonoise.detection.scenes import detect_scene
+from geonoise.detection.scores import ThresholdAccumulator, predicted_class
 from geonoise.detection.tiles import RankOptions, rank_tiles
 from geonoise.errors import InvalidInputError
 from geonoise.models.checkpoint import ModelMeta, save_model
@@ -113,7 +115,7 @@ def test_constant_model_and_confident_learning_thresholds(tmp_path):
     cl = DetectOptions(window=16, overlap=4, quicklook=False, method="confident-learning")
     outputs = SceneOutputs.beside(tmp_path / "cl.tif", cl)
     summary = detect_scene(str(scene), str(labels), Constant(), outputs, cl)
-    assert summary["class_thresholds"] == pytest.approx([0.3, 0.7])
+    assert summary.class_thresholds == pytest.approx([0.3, 0.7])
     with rasterio.open(outputs.noise) as noise:
         np.testing.assert_allclose(noise.read(1)[label != 255], 0.5, atol=1e-6)
 
@@ -210,8 +212,8 @@ def test_a_model_giving_nan_scores_nothing_there(tmp_path):
     with rasterio.open(scene) as src:
         valid = src.dataset_mask() > 0
     scored = valid & (label != 255) & ~nan_pixels
-    assert summary["scored_pixels"] == int(scored.sum())
-    assert np.isfinite(summary["mean_score"])
+    assert summary.scored_pixels == int(scored.sum())
+    assert np.isfinite(summary.mean_score)
 
 
 class ReadOnlyModel(PixelModel):
@@ -312,7 +314,7 @@ def test_tile_ranking_orders_tiles_by_injected_noise(scene_factory, tmp_path):
         # Rows r0 and r32 of each column share its noise level; clean columns first.
         assert [flips[c] for c in columns] == sorted(flips[c] for c in columns), score
         layer = gpd.read_file(out / "ranking.gpkg", layer="tiles")
-        assert list(layer["rank"]) == list(range(8)) and summary["tiles"] == 8
+        assert list(layer["rank"]) == list(range(8)) and summary.tiles == 8
         assert (out / "noise" / f"{order[0]}.tif").exists()
 
 

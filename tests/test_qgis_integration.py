@@ -16,7 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from geonoise.cli.main import cli
-from geonoise.detection.scenes import DetectOptions, SceneOutputs, detect_scene
+from geonoise.detection.options import DetectOptions
+from geonoise.detection.outputs import SceneOutputs
+from geonoise.detection.scenes import detect_scene
 from tests.conftest import write_scene
 from tests.test_detect import PixelModel
 

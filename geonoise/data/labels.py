@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -42,6 +43,23 @@ class LabelSource(Protocol):
 
     def close(self) -> None:
         """Release the files behind the source."""
+
+
+def pair_labels(scenes: Sequence[str], labels: Sequence[str]) -> list[str | None]:
+    """The label source of each scene: one per scene in order, one for all, or none.
+
+    Raises:
+        InvalidInputError: another number of label sources than 0, 1 or one per scene.
+    """
+    if not labels:
+        return [None] * len(scenes)
+    if len(labels) not in (1, len(scenes)):
+        raise InvalidInputError(
+            f"{len(labels)} label sources for {len(scenes)} scenes; give one "
+            "per scene (in the same order) or one for all",
+            "--labels",
+        )
+    return list(labels) if len(labels) > 1 else [labels[0]] * len(scenes)
 
 
 def open_labels(

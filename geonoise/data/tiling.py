@@ -20,7 +20,7 @@ import numpy as np
 
 from geonoise import io
 from geonoise.contracts import IGNORE
-from geonoise.data.labels import open_labels
+from geonoise.data.labels import open_labels, pair_labels
 from geonoise.data.tiledir import INDEX_LAYER, INDEX_NAME
 from geonoise.errors import GeonoiseError, InvalidInputError
 from geonoise.parallel import ordered_map
@@ -121,21 +121,16 @@ def plan_tiling(
 
     ``labels`` holds one source per scene, one source for all scenes, or none.
     """
-    if labels and len(labels) not in (1, len(scenes)):
-        raise InvalidInputError(
-            f"{len(labels)} label sources for {len(scenes)} scenes; give one "
-            "per scene (in the same order) or one for all",
-            "--labels",
-        )
-    names = unique_names(scenes)
+    names = io.unique_stems(scenes)
     plans = []
-    for index, scene_path in enumerate(scenes):
-        label_path = labels[index if len(labels) > 1 else 0] if labels else None
+    for name, scene_path, label_path in zip(
+        names, scenes, pair_labels(scenes, labels), strict=True
+    ):
         with io.open_scene(scene_path) as scene:
             if label_path is not None:
                 _open_label_source(label_path, scene, options).close()
             windows = window_grid(scene.width, scene.height, options.size, options.overlap)
-        plans.append(ScenePlan(scene_path, label_path, names[index], windows))
+        plans.append(ScenePlan(scene_path, label_path, name, windows))
     return plans
 
 
@@ -355,14 +350,3 @@ def _open_label_source(path: str, scene: Any, options: TileOptions):
         all_touched=options.all_touched,
         resample=options.resample_labels,
     )
-
-
-def unique_names(scenes: Sequence[str]) -> list[str]:
-    """File stems, numbered where two scenes share one (``a/x.tif``, ``b/x.tif``)."""
-    stems = [Path(s).stem for s in scenes]
-    seen: Counter[str] = Counter()
-    names = []
-    for stem in stems:
-        seen[stem] += 1
-        names.append(stem if stems.count(stem) == 1 else f"{stem}-{seen[stem]}")
-    return names

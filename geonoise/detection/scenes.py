@@ -1,443 +1,270 @@
-"""Noise maps of whole scenes: sliding windows, blended, written in strips.
+"""Noise maps of whole scenes: the strips of :mod:`~geonoise.detection.blending` scored and written.
 
-The scene is cut with the shared window grid; windows are batched through the
-predictor, weighted with :func:`~geonoise.windows.blend_weights` and summed.
-Windows are visited row by row, so once a row of windows is done every pixel
-above the next row is final: that strip is scored against the labels and
-written, and its buffers dropped. Memory is therefore bounded by one strip
-(scene width × window height), never by the scene height.
-
-Outputs for ``noise.tif`` (all on the scene grid, COG layout, QGIS styles beside):
-
-* ``noise.tif`` — float32 noise score in [0, 1], nodata −1 where the scene has
-  no data or the label is ignore;
-* ``noise.classes.tif`` — uint8 band 1 the given label, band 2 the predicted
-  class (255 = no data), for ``vectorize``;
-* ``noise.probs.tif`` — float32 class probabilities (on request);
-* ``noise.quicklook.png`` — scene, label outlines and noise overlay.
+Each finished strip is compared with the labels (read through the same label
+sources as ``tile``) and its noise score, classes and, on request,
+probabilities are written to scratch rasters; at the end they become the COG
+outputs of :mod:`~geonoise.detection.outputs`. Nothing appears at the outputs
+unless the whole scene succeeds. Many scenes run one after the other
+(:func:`detect_scenes`), or sharded across processes (:func:`shard`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack, closing
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from geonoise import io
 from geonoise.contracts import IGNORE, NODATA
-from geonoise.data.labels import open_labels
+from geonoise.data.labels import LabelSource, open_labels, pair_labels
+from geonoise.detection.blending import MODEL_LANES, Strip, blended_strips, count_windows
+from geonoise.detection.options import DetectOptions
+from geonoise.detection.outputs import SCRATCH_OPTIONS, SceneOutputs, ScratchRasters, publish
 from geonoise.detection.scores import (
-    METHODS,
+    ScoreAccumulator,
     ThresholdAccumulator,
+    check_label_classes,
     confident_learning,
+    label_probability,
+    predicted_class,
 )
-from geonoise.errors import InvalidInputError
-from geonoise.windows import Window, blend_weights, window_grid
+from geonoise.errors import GeonoiseError, InvalidInputError
+from geonoise.models.inference import Predictor
+from geonoise.models.modelset import ModelSet, as_model_set, open_models
+
+if TYPE_CHECKING:
+    from rasterio.io import DatasetReader
+
+    from geonoise.models.checkpoint import ModelMeta
 
 logger = logging.getLogger(__name__)
 
 #: GDAL's block cache while scoring a scene, in MiB. Strips are written once and read
 #: back once; GDAL's default (5 % of RAM) would keep every block and grow with the scene.
-#: The cache fills up to its limit, so the limit is what a larger scene adds: 64 MiB
-#: made peak memory 1.23x for 4x the pixels (tiny model, 2048² → 4096²), 16 MiB 1.11x,
-#: at the same speed (the intermediate rasters are uncompressed, cheap to re-read).
+#: The cache fills up to its limit, so the limit is what a larger scene adds (measured in
+#: benchmarks/detect.md; the intermediate rasters are uncompressed, cheap to re-read).
 GDAL_CACHE_MB = 16
-
-
-@dataclass(frozen=True)
-class DetectOptions:
-    """How a scene is scored.
-
-    Attributes:
-        window: Window edge in pixels (a multiple of the model's); None = the model's tile size.
-        overlap: Pixels shared by neighbouring windows, blended with cosine weights;
-            None = an eighth of the window.
-        batch_size: Windows per model call.
-        method: ``self-confidence`` or ``confident-learning``.
-        tta: Average the eight D4 flips/rotations of each window (8× the model
-            calls; the default, as it raised pixel AP by 0.05 on average in the quality
-            benchmark).
-        probabilities: Also write the class probabilities.
-        quicklook: Write the PNG quicklook.
-        class_field, all_touched, resample_labels: How labels are read (as for ``tile``).
-        creation_options: GDAL creation options for the GeoTIFFs (``--co``).
-    """
-
-    window: int | None = None
-    overlap: int | None = None
-    batch_size: int = 4
-    method: str = "self-confidence"
-    tta: bool = True
-    probabilities: bool = False
-    quicklook: bool = True
-    class_field: str | None = None
-    all_touched: bool = False
-    resample_labels: bool = False
-    creation_options: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise InvalidInputError(
-                f"{self.method!r} is not one of {', '.join(METHODS)}", "--method"
-            )
-
-    def window_for(self, predictor: Any) -> int:
-        """The window edge for ``predictor``, checked against its size multiple."""
-        size = self.window or int(predictor.meta.tile_size)
-        multiple = int(predictor.multiple)
-        if size % multiple:
-            raise InvalidInputError(
-                f"{size} is not a multiple of {multiple}, which the model needs", "--window"
-            )
-        if not 0 <= self.overlap_for(size) < size:
-            raise InvalidInputError(
-                f"{self.overlap} must be ≥ 0 and below the window {size}", "--overlap"
-            )
-        return size
-
-    def overlap_for(self, size: int) -> int:
-        """The overlap used with windows of ``size``."""
-        return self.overlap if self.overlap is not None else size // 8
-
-
-@dataclass(frozen=True)
-class SceneOutputs:
-    """The files written for one scene."""
-
-    noise: Path
-    classes: Path
-    probabilities: Path | None
-    quicklook: Path | None
-
-    @classmethod
-    def beside(cls, noise: str | os.PathLike, options: DetectOptions) -> SceneOutputs:
-        noise = Path(noise)
-        stem = noise.with_suffix("")
-        return cls(
-            noise,
-            Path(f"{stem}.classes.tif"),
-            Path(f"{stem}.probs.tif") if options.probabilities else None,
-            Path(f"{stem}.quicklook.png") if options.quicklook else None,
-        )
-
-    def files(self) -> list[Path]:
-        return [p for p in (self.noise, self.classes, self.probabilities, self.quicklook) if p]
-
-
-def check_outputs(outputs: SceneOutputs, overwrite: bool) -> None:
-    """Refuse before any work when an output exists (unless ``overwrite``)."""
-    for path in outputs.files():
-        io.check_output(path, overwrite)
-
-
-class StripBlender:
-    """Weighted sums of window probabilities over the rows that windows may still reach.
-
-    The buffers hold ``capacity`` rows, allocated once: a strip popped from the
-    top moves the rows below it up, so memory stays at one window row of the scene.
-    """
-
-    def __init__(self, width: int, num_classes: int, weights: np.ndarray, capacity: int) -> None:
-        self.width = width
-        self.top = 0
-        self.weights = weights
-        self.sums = np.zeros((num_classes, capacity, width), np.float32)
-        self.weight_sums = np.zeros((capacity, width), np.float32)
-        self.valid = np.zeros((capacity, width), bool)
-
-    def add(self, window: Window, probs: np.ndarray, valid: np.ndarray) -> None:
-        """Add one window's probabilities ``(K, size, size)`` and its valid-pixel mask."""
-        rows = slice(window.row_off - self.top, window.row_off - self.top + window.height)
-        if rows.stop > self.weight_sums.shape[0]:
-            raise ValueError(f"window {window} reaches past the blender's {rows.stop} rows")
-        cols = slice(window.col_off, min(window.col_off + window.width, self.width))
-        span = cols.stop - cols.start
-        weights = self.weights[:, :span]
-        self.sums[:, rows, cols] += probs[:, :, :span] * weights
-        self.weight_sums[rows, cols] += weights
-        self.valid[rows, cols] |= valid[:, :span]
-
-    def peek(self, rows: int) -> Strip:
-        """The next ``rows`` rows, as views of the buffers: valid until :meth:`advance`."""
-        weights = self.weight_sums[:rows]
-        return Strip(self.top, self.sums[:, :rows], weights, self.valid[:rows] & (weights > 0))
-
-    def advance(self, rows: int) -> None:
-        """Forget the next ``rows`` rows (move the rows below them up)."""
-        for buffer in (self.sums[:], self.weight_sums[None], self.valid[None]):
-            buffer[:, :-rows] = buffer[:, rows:]
-            buffer[:, -rows:] = 0
-        self.top += rows
-
-
-@dataclass
-class Strip:
-    """Finished rows of a scene: window probabilities summed with their blend weights.
-
-    The blended probabilities are ``sums / weights``; they are divided only
-    where needed (the class with the largest sum is the most probable one).
-    """
-
-    top: int
-    sums: np.ndarray  # (K, rows, width) float32
-    weights: np.ndarray  # (rows, width) float32, > 0 where valid
-    valid: np.ndarray  # (rows, width) bool
-
-    def probabilities(self, cols: slice = slice(None)) -> np.ndarray:
-        """Blended probabilities ``(K, rows, n)`` of the columns ``cols``."""
-        return self.sums[:, :, cols] / np.maximum(self.weights[:, cols], 1e-12)
-
-
-def blended_strips(
-    scene: Any,
-    predictor: Any,
-    size: int,
-    options: DetectOptions,
-    on_window: Callable[[], None] | None = None,
-) -> Iterator[Strip]:
-    """Yield the scene's :class:`Strip` s from top to bottom.
-
-    A strip's arrays are views of the blender's buffers: use them before asking
-    for the next strip. The windows are read and run through the model in
-    helper threads, a few batches ahead (:data:`MODEL_LANES` batches side by side
-    where the models allow), while this one blends them and the caller scores and
-    writes the strips (see :func:`geonoise.parallel.read_ahead`).
-    Batches run on across window rows: once a window of the next row arrives,
-    every row above it is final.
-    """
-    from geonoise.models.modelset import as_model_set
-    from geonoise.parallel import read_ahead
-
-    models = as_model_set(predictor)
-    overlap = options.overlap_for(size)
-    windows = window_grid(scene.width, scene.height, size, overlap)
-    blender = StripBlender(
-        scene.width, predictor.meta.num_classes, blend_weights(size, overlap), capacity=size
-    )
-    batches = _predicted_batches(scene, models, windows, options)
-    # Batches in memory: the queue, one being handed on, and one being scored per lane.
-    ahead = max(1, PREDICT_AHEAD - (models.lanes - 1))
-    for batch, probs, valid in read_ahead(batches, depth=ahead):
-        for window, p, v in zip(batch, probs, valid, strict=True):
-            if window.row_off > blender.top:  # a new window row: the rows above it are final
-                rows = window.row_off - blender.top
-                yield blender.peek(rows)
-                blender.advance(rows)
-            blender.add(window, p, v)
-            if on_window is not None:
-                on_window()
-    rows = scene.height - blender.top
-    if rows > 0:
-        yield blender.peek(rows)
-
-
-#: Batches scored ahead of blending and waiting for it (each holds its windows'
-#: probabilities); with lanes, the ones being scored come on top.
-PREDICT_AHEAD = 2
-
-#: Batches scored side by side by ONNX models on the CPU (``crossfit.open_models``
-#: sizes the session's thread pool to match). On 2 cores, tiny preset: 6.7 -> 6.1 s
-#: for a 4096² scene without TTA, 9.7 -> 8.6 s for 2048² with TTA, against one batch
-#: at a time on both cores: one thread per run needs no synchronisation inside the
-#: model, and blending fits between the runs. Not yet measured on more cores.
-MODEL_LANES = 2
-
-
-def _predicted_batches(
-    scene: Any, models: Any, windows: list[Window], options: DetectOptions
-) -> Iterator[tuple[list[Window], np.ndarray, list[np.ndarray]]]:
-    """``(windows, probabilities, valid masks)`` of every batch, in grid order."""
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
-    fill = scene.nodata if scene.nodata is not None and scene.nodata == scene.nodata else 0
-
-    def read(batch: list[Window]) -> tuple[np.ndarray, list[np.ndarray], list[Any]]:
-        images = [io.read_window(scene, w.to_rasterio(), fill_value=fill) for w in batch]
-        valid = [
-            io.read_valid_mask(scene, w.to_rasterio(), data=image)
-            for w, image in zip(batch, images, strict=True)
-        ]
-        transforms = [scene.window_transform(w.to_rasterio()) for w in batch]
-        return np.stack(images).astype(np.float32), valid, transforms
-
-    starts = range(0, len(windows), options.batch_size)
-    batches = [windows[start : start + options.batch_size] for start in starts]
-    if models.lanes == 1:
-        for batch in batches:
-            stacked, valid, transforms = read(batch)
-            yield batch, models.predict_at(stacked, transforms, scene.crs, options.tta), valid
-        return
-    # Several lanes: batches are read here (one thread per dataset) and scored side by side.
-    pending: deque[tuple[list[Window], Any, list[np.ndarray]]] = deque()
-    with ThreadPoolExecutor(models.lanes, thread_name_prefix="geonoise-lane") as lanes:
-        for batch in batches:
-            stacked, valid, transforms = read(batch)
-            scored = lanes.submit(models.predict_at, stacked, transforms, scene.crs, options.tta)
-            pending.append((batch, scored, valid))
-            if len(pending) >= models.lanes:
-                done, scored, valid = pending.popleft()
-                yield done, scored.result(), valid
-        while pending:
-            done, scored, valid = pending.popleft()
-            yield done, scored.result(), valid
-
-
-def count_windows(scene: Any, size: int, overlap: int) -> int:
-    """How many windows a scene takes (for progress bars)."""
-    return len(window_grid(scene.width, scene.height, size, overlap))
-
-
-@dataclass
-class _Writers:
-    """The intermediate GeoTIFFs of one scene (uncompressed; compressed when copied to COG)."""
-
-    noise: Any
-    classes: Any
-    probs: Any | None
-
-    def close(self) -> None:
-        for dataset in (self.noise, self.classes, self.probs):
-            if dataset is not None:
-                dataset.close()
-
-
-def _open_writers(scene: Any, meta: Any, scratch: Path, keep_probs: bool) -> _Writers:
-    grid = {
-        "width": scene.width,
-        "height": scene.height,
-        "crs": scene.crs,
-        "transform": scene.transform,
-        "creation_options": {"COMPRESS": "NONE", "PREDICTOR": "1"},
-    }
-    noise = io.create_raster(
-        scratch / "noise.tif",
-        count=1,
-        dtype="float32",
-        nodata=NODATA,
-        descriptions=["noise_score"],
-        **grid,
-    )
-    classes = io.create_raster(
-        scratch / "classes.tif",
-        count=2,
-        dtype="uint8",
-        nodata=IGNORE,
-        descriptions=["label", "predicted"],
-        **grid,
-    )
-    probs = None
-    if keep_probs:
-        probs = io.create_raster(
-            scratch / "probs.tif",
-            count=meta.num_classes,
-            dtype="float32",
-            nodata=NODATA,
-            descriptions=[f"p({n})" for n in meta.class_names],
-            **grid,
-        )
-    return _Writers(noise, classes, probs)
-
-
-@dataclass
-class ScoreTally:
-    """Running count, sum and count at or above 0.5 of the scored (non-NaN) pixel scores."""
-
-    scored: float = 0.0
-    score_sum: float = 0.0
-    noisy: float = 0.0
-
-    def add(self, score: np.ndarray) -> None:
-        self.add_known(score, ~np.isnan(score))
-
-    def add_known(self, score: np.ndarray, known: np.ndarray) -> None:
-        """Add the scores where ``known`` (the others are not looked at)."""
-        self.scored += int(np.count_nonzero(known))
-        self.score_sum += float(np.sum(score, where=known, dtype=np.float64))
-        self.noisy += int(np.count_nonzero((score >= 0.5) & known))
-
-
-def check_label_classes(
-    label: np.ndarray, meta: Any, source: str, valid: np.ndarray | None = None
-) -> None:
-    """Refuse labels (where ``valid``) holding a class the model does not know."""
-    known = label != IGNORE if valid is None else valid & (label != IGNORE)
-    unknown = label[known & (label >= meta.num_classes)]
-    if unknown.size:
-        raise InvalidInputError(
-            f"{source} has class {int(unknown.max())}, but the model knows only classes "
-            f"0..{meta.num_classes - 1} ({', '.join(meta.class_names)})",
-            "--labels",
-        )
-
 
 #: Columns of a strip scored and written at a time: the temporaries of scoring
 #: (several arrays per class) then take the same memory however wide the scene.
 STRIP_CHUNK = 1024
 
+SceneStatus = Literal["done", "skipped", "failed"]
+OnError = Literal["fail", "skip"]
+
+
+def scene_models(paths: Sequence[str], device: str, options: DetectOptions) -> ModelSet:
+    """The models of ``paths`` opened for scene mode.
+
+    Scene mode blends and writes beside the model (:func:`blended_strips`).
+    Without TTA that work is large beside the model, and ONNX Runtime's threads
+    must not busy-wait on the cores it needs; with TTA the model does eight
+    times the work and spinning pays (both measured in benchmarks/detect.md).
+    ONNX models on the CPU also run :data:`MODEL_LANES` batches side by side.
+    """
+    return open_models(list(paths), device, spin=options.tta, lanes=MODEL_LANES)
+
+
+@dataclass
+class SceneSummary:
+    """What ``detect`` did to one scene: its outputs and what its scores sum up to."""
+
+    scene: str
+    labels: str
+    noise: str
+    classes: str
+    probabilities: str | None
+    quicklook: str | None
+    method: str
+    window: int
+    overlap: int
+    scored_pixels: int
+    mean_score: float | None
+    noisy_fraction: float | None
+    seconds: float
+    #: Confident learning's per-class thresholds (that method only).
+    class_thresholds: list[float] | None = None
+    models: int = 1
+    #: Window pixels that no cross-fitted model held out, so scored in sample (model sets).
+    in_sample_window_pixels: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        optional = ("class_thresholds", "in_sample_window_pixels")
+        return {k: v for k, v in asdict(self).items() if k not in optional or v is not None}
+
+
+@dataclass
+class SceneResult:
+    """One scene of a batch: done (with its summary), skipped or failed (with the error)."""
+
+    scene: str
+    status: SceneStatus
+    noise: str | None = None
+    summary: SceneSummary | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        match self.status:
+            case "done":
+                assert self.summary is not None
+                return {**self.summary.to_dict(), "status": "done"}
+            case "skipped":
+                return {"scene": self.scene, "noise": self.noise, "status": "skipped"}
+        return {"scene": self.scene, "status": "failed", "error": self.error}
+
+
+@dataclass
+class _Scoring:
+    """What scoring a scene accumulates: score counts and confident learning's thresholds."""
+
+    scores: ScoreAccumulator
+    thresholds: ThresholdAccumulator
+    noise_source: Path
+
+
+def detect_scene(
+    scene_path: str,
+    labels_path: str,
+    predictor: Predictor | ModelSet,
+    outputs: SceneOutputs,
+    options: DetectOptions,
+    *,
+    overwrite: bool = False,
+    on_window: Callable[[], None] | None = None,
+) -> SceneSummary:
+    """Write the noise map (and companions) of one scene.
+
+    Nothing appears at ``outputs`` unless the whole scene succeeds; an existing
+    output is refused when it would be replaced (unless ``overwrite``).
+
+    Raises:
+        InvalidInputError: the model's bands or classes do not fit the scene or labels.
+        GeoreferenceError, NoOverlapError, ReadError: as for tiling.
+    """
+    import rasterio
+
+    started = time.perf_counter()
+    models = as_model_set(predictor)
+    in_sample_before = models.in_sample_pixels
+    size = options.window_for(models)
+    with ExitStack() as stack:
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20))
+        scene = stack.enter_context(io.open_scene(scene_path))
+        _check_bands(models.meta, scene, scene_path)
+        labels = stack.enter_context(closing(_open_scene_labels(labels_path, scene, options)))
+        scratch = Path(
+            stack.enter_context(
+                tempfile.TemporaryDirectory(prefix=".geonoise-", dir=outputs.noise.parent)
+            )
+        )
+        scoring = _score_scene(scene, labels, models, size, options, scratch, on_window)
+        publish(outputs, scratch, scoring.noise_source, scene_path, models.meta, options, overwrite)
+    summary = _summary(scene_path, labels_path, outputs, options, size, scoring)
+    summary.seconds = round(time.perf_counter() - started, 3)
+    summary.models = len(models.members)
+    if models.cross_fitted:
+        summary.in_sample_window_pixels = models.in_sample_pixels - in_sample_before
+        if summary.in_sample_window_pixels:
+            logger.warning(
+                "%s: %d window pixels lie in no model's held-out region and were scored "
+                "by all models, in sample",
+                scene_path,
+                summary.in_sample_window_pixels,
+            )
+    return summary
+
+
+def _check_bands(meta: ModelMeta, scene: DatasetReader, scene_path: str) -> None:
+    if scene.count != meta.bands:
+        raise InvalidInputError(
+            f"the model takes {meta.bands} bands but {scene_path} has {scene.count}", "--model"
+        )
+
+
+def _open_scene_labels(path: str, scene: DatasetReader, options: DetectOptions) -> LabelSource:
+    return open_labels(
+        path,
+        scene,
+        class_field=options.class_field,
+        all_touched=options.all_touched,
+        resample=options.resample_labels,
+    )
+
+
+def _score_scene(
+    scene: DatasetReader,
+    labels: LabelSource,
+    models: ModelSet,
+    size: int,
+    options: DetectOptions,
+    scratch: Path,
+    on_window: Callable[[], None] | None,
+) -> _Scoring:
+    """Score every strip into the scratch rasters (and rescore for confident learning)."""
+    from rasterio.windows import Window
+
+    meta = models.meta
+    keep_probs = options.probabilities or options.confident_learning
+    scoring = _Scoring(
+        ScoreAccumulator(), ThresholdAccumulator(meta.num_classes), scratch / "noise.tif"
+    )
+    rasters = ScratchRasters.create(scratch, scene, meta, keep_probs)
+    try:
+        for strip in blended_strips(scene, models, size, options, on_window):
+            rows = strip.valid.shape[0]
+            label = labels.read(Window(0, strip.top, scene.width, rows))
+            check_label_classes(label, meta, labels.path, strip.valid)
+            _write_strip(rasters, strip, label, scoring)
+    finally:
+        rasters.close()
+    if options.confident_learning:
+        thresholds = scoring.thresholds.thresholds()
+        scoring.noise_source, scoring.scores = _rescore_confident_learning(
+            scene, scratch, thresholds
+        )
+    return scoring
+
 
 def _write_strip(
-    writers: _Writers,
-    strip: Strip,
-    label: np.ndarray,
-    thresholds: ThresholdAccumulator,
-    tally: ScoreTally,
+    rasters: ScratchRasters, strip: Strip, label: np.ndarray, scoring: _Scoring
 ) -> None:
-    from rasterio.windows import Window as RioWindow
+    """Score a strip against its labels (self-confidence) and write it, chunk by chunk."""
+    from rasterio.windows import Window
 
-    classes, rows, width = strip.sums.shape
+    rows, width = strip.weights.shape
     for start in range(0, width, STRIP_CHUNK):
         cols = slice(start, min(start + STRIP_CHUNK, width))
-        window = RioWindow(start, strip.top, cols.stop - start, rows)
+        window = Window(start, strip.top, cols.stop - start, rows)
         sums, usable = strip.sums[:, :, cols], strip.valid[:, cols]
         given = np.where(usable, label[:, cols], IGNORE).astype(np.uint8, copy=False)
         predicted = np.where(usable, predicted_class(sums), IGNORE).astype(np.uint8, copy=False)
-        known = given < classes  # IGNORE (255) is never a class of the model
-        index = np.where(known, given, 0).astype(np.intp)[None]
-        picked = np.take_along_axis(sums, index, axis=0)[0]
-        p_label = picked / np.maximum(strip.weights[:, cols], 1e-12)
-        known &= ~np.isnan(p_label)  # a model that gave NaN scores nothing there
-        # self-confidence (confident learning rescores later)
+        p_label = label_probability(sums, given, strip.weights[:, cols])
+        known = ~np.isnan(p_label)  # a model that gave NaN scores nothing there
         score = np.where(known, 1.0 - p_label, np.float32(NODATA)).astype(np.float32, copy=False)
-        tally.add_known(score, known)
-        thresholds.add(p_label, given)  # pixels whose label is no class are left out
-        writers.noise.write(score[None], window=window)
-        writers.classes.write(np.stack([given, predicted]), window=window)
-        if writers.probs is not None:
+        scoring.scores.add(score, known)
+        scoring.thresholds.add(p_label, given)  # pixels whose label is no class are left out
+        rasters.noise.write(score[None], window=window)
+        rasters.classes.write(np.stack([given, predicted]), window=window)
+        if rasters.probs is not None:
             probs = strip.probabilities(cols)
-            writers.probs.write(np.where(usable, probs, NODATA).astype(np.float32), window=window)
-
-
-def predicted_class(probs: np.ndarray) -> np.ndarray:
-    """``probs.argmax(0)`` as uint8 for ``(K, rows, cols)`` probabilities (K ≤ 256).
-
-    A running maximum over the classes: numpy's argmax along the first axis goes
-    pixel by pixel and took a tenth of detect's time beside a small model.
-    Ties go to the lower class, as with argmax.
-    """
-    best = probs[0].copy()
-    out = np.zeros(best.shape, np.uint8)
-    for k in range(1, probs.shape[0]):
-        better = probs[k] > best
-        out[better] = k
-        np.maximum(best, probs[k], out=best)
-    return out
+            rasters.probs.write(np.where(usable, probs, NODATA).astype(np.float32), window=window)
 
 
 def _rescore_confident_learning(
-    scene: Any, scratch: Path, thresholds: np.ndarray, rows: int = 512
-) -> tuple[Path, ScoreTally]:
+    scene: DatasetReader, scratch: Path, thresholds: np.ndarray, rows: int = 512
+) -> tuple[Path, ScoreAccumulator]:
     """Second pass for confident learning: scores from the stored probabilities."""
-    from rasterio.windows import Window as RioWindow
+    from rasterio.windows import Window
 
-    tally = ScoreTally()
+    scores = ScoreAccumulator()
     target = scratch / "noise_cl.tif"
     writer = io.create_raster(
         target,
@@ -449,7 +276,7 @@ def _rescore_confident_learning(
         transform=scene.transform,
         nodata=NODATA,
         descriptions=["noise_score"],
-        creation_options={"COMPRESS": "NONE", "PREDICTOR": "1"},
+        creation_options=SCRATCH_OPTIONS,
     )
     with (
         writer,
@@ -457,143 +284,13 @@ def _rescore_confident_learning(
         io.open_raster(scratch / "classes.tif") as classes_src,
     ):
         for top in range(0, scene.height, rows):
-            window = RioWindow(0, top, scene.width, min(rows, scene.height - top))
+            window = Window(0, top, scene.width, min(rows, scene.height - top))
             probs = probs_src.read(window=window)
             label = classes_src.read(1, window=window)
             score = confident_learning(probs, label, thresholds)
-            tally.add(score)
+            scores.add(score)
             writer.write(np.nan_to_num(score, nan=NODATA)[None].astype(np.float32), window=window)
-    return target, tally
-
-
-def detect_scene(
-    scene_path: str,
-    labels_path: str,
-    predictor: Any,
-    outputs: SceneOutputs,
-    options: DetectOptions,
-    *,
-    overwrite: bool = False,
-    on_window: Callable[[], None] | None = None,
-) -> dict[str, Any]:
-    """Write the noise map (and companions) of one scene; returns a summary.
-
-    Nothing appears at ``outputs`` unless the whole scene succeeds.
-
-    Raises:
-        InvalidInputError: the model's bands or classes do not fit the scene or labels.
-        GeoreferenceError, NoOverlapError, ReadError: as for tiling.
-    """
-    import tempfile
-
-    import rasterio
-
-    from geonoise.models.modelset import as_model_set
-
-    started = time.perf_counter()
-    check_outputs(outputs, overwrite)
-    models = as_model_set(predictor)
-    in_sample_before = models.in_sample_pixels
-    meta = models.meta
-    size = options.window_for(models)
-    with ExitStack() as stack:
-        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20))
-        scene = stack.enter_context(io.open_scene(scene_path))
-        if scene.count != meta.bands:
-            raise InvalidInputError(
-                f"the model takes {meta.bands} bands but {scene_path} has {scene.count}", "--model"
-            )
-        labels = open_labels(
-            labels_path,
-            scene,
-            class_field=options.class_field,
-            all_touched=options.all_touched,
-            resample=options.resample_labels,
-        )
-        stack.callback(labels.close)
-        scratch = Path(
-            stack.enter_context(
-                tempfile.TemporaryDirectory(prefix=".geonoise-", dir=outputs.noise.parent)
-            )
-        )
-        confident = options.method == "confident-learning"
-        writers = _open_writers(scene, meta, scratch, options.probabilities or confident)
-        thresholds = ThresholdAccumulator(meta.num_classes)
-        tally = ScoreTally()
-        try:
-            for strip in blended_strips(scene, models, size, options, on_window):
-                label = labels.read(_full_width(scene, strip.top, strip.valid.shape[0]))
-                check_label_classes(label, meta, labels_path, strip.valid)
-                _write_strip(writers, strip, label, thresholds, tally)
-        finally:
-            writers.close()
-        noise_source = scratch / "noise.tif"
-        if confident:
-            noise_source, tally = _rescore_confident_learning(
-                scene, scratch, thresholds.thresholds()
-            )
-        finals = _publish(outputs, scratch, noise_source, options, overwrite, meta)
-        if outputs.quicklook is not None:
-            from geonoise.io.plots import quicklook
-
-            with io.atomic_output(outputs.quicklook, overwrite) as tmp:
-                quicklook(scene_path, finals["noise"], finals["classes"], tmp)
-    summary = _summary(
-        scene_path,
-        labels_path,
-        outputs,
-        options,
-        size,
-        tally,
-        thresholds,
-        time.perf_counter() - started,
-    )
-    summary["models"] = len(models.members)
-    if models.cross_fitted:
-        in_sample = models.in_sample_pixels - in_sample_before
-        summary["in_sample_window_pixels"] = in_sample
-        if in_sample:
-            logger.warning(
-                "%s: %d window pixels lie in no model's held-out region and were scored "
-                "by all models, in sample",
-                scene_path,
-                in_sample,
-            )
-    return summary
-
-
-def _full_width(scene: Any, top: int, rows: int) -> Any:
-    from rasterio.windows import Window as RioWindow
-
-    return RioWindow(0, top, scene.width, rows)
-
-
-def _publish(
-    outputs: SceneOutputs,
-    scratch: Path,
-    noise_source: Path,
-    options: DetectOptions,
-    overwrite: bool,
-    meta: Any,
-) -> dict[str, Path]:
-    """COG copies of the intermediate rasters moved into place, with their QGIS styles."""
-    from geonoise.io.styles import raster_style
-
-    jobs = [
-        ("noise", outputs.noise, noise_source, "average"),
-        ("classes", outputs.classes, scratch / "classes.tif", "nearest"),
-    ]
-    if outputs.probabilities is not None:
-        jobs.append(("probabilities", outputs.probabilities, scratch / "probs.tif", "average"))
-    with ExitStack() as stack:
-        for _, final, source, resampling in jobs:
-            tmp = stack.enter_context(io.atomic_output(final, overwrite))
-            io.write_cog(
-                source, tmp, resampling=resampling, creation_options=options.creation_options
-            )
-    raster_style(outputs.noise, "noise_score")
-    raster_style(outputs.classes, "classes", meta.class_names)
-    return {name: final for name, final, _, _ in jobs}
+    return target, scores
 
 
 def _summary(
@@ -602,29 +299,28 @@ def _summary(
     outputs: SceneOutputs,
     options: DetectOptions,
     size: int,
-    tally: ScoreTally,
-    thresholds: ThresholdAccumulator,
-    seconds: float,
-) -> dict[str, Any]:
-    scored = tally.scored
-    summary = {
-        "scene": scene_path,
-        "labels": labels_path,
-        "noise": str(outputs.noise),
-        "classes": str(outputs.classes),
-        "probabilities": str(outputs.probabilities) if outputs.probabilities else None,
-        "quicklook": str(outputs.quicklook) if outputs.quicklook else None,
-        "method": options.method,
-        "window": size,
-        "overlap": options.overlap_for(size),
-        "scored_pixels": int(scored),
-        "mean_score": tally.score_sum / scored if scored else None,
-        "noisy_fraction": tally.noisy / scored if scored else None,
-        "seconds": round(seconds, 3),
-    }
-    if options.method == "confident-learning":
-        summary["class_thresholds"] = [float(t) for t in thresholds.thresholds()]
-    return summary
+    scoring: _Scoring,
+) -> SceneSummary:
+    scores = scoring.scores
+    thresholds = None
+    if options.confident_learning:
+        thresholds = [float(t) for t in scoring.thresholds.thresholds()]
+    return SceneSummary(
+        scene=scene_path,
+        labels=labels_path,
+        noise=str(outputs.noise),
+        classes=str(outputs.classes),
+        probabilities=str(outputs.probabilities) if outputs.probabilities else None,
+        quicklook=str(outputs.quicklook) if outputs.quicklook else None,
+        method=options.method,
+        window=size,
+        overlap=options.overlap_for(size),
+        scored_pixels=scores.scored,
+        mean_score=scores.mean,
+        noisy_fraction=scores.noisy_fraction,
+        seconds=0.0,
+        class_thresholds=thresholds,
+    )
 
 
 @dataclass(frozen=True)
@@ -637,34 +333,25 @@ class SceneJob:
 
 
 def plan_scenes(
-    scenes: list[str], labels: list[str], output: str | os.PathLike, options: DetectOptions
+    scenes: Sequence[str],
+    labels: Sequence[str],
+    output: str | os.PathLike,
+    options: DetectOptions,
 ) -> list[SceneJob]:
     """Pair scenes with labels and outputs.
 
     ``output`` is the noise map itself when one scene is given and it ends in
     ``.tif``; otherwise a directory that receives ``<scene>.noise.tif`` per scene.
     """
-    from geonoise.data.tiling import unique_names
-
     if not labels:
         raise InvalidInputError("detect compares the model with labels: give --labels", "--labels")
-    if len(labels) not in (1, len(scenes)):
-        raise InvalidInputError(
-            f"{len(labels)} label sources for {len(scenes)} scenes; give "
-            "one per scene (in the same order) or one for all",
-            "--labels",
-        )
     output = Path(output)
     single = len(scenes) == 1 and output.suffix.lower() in (".tif", ".tiff")
-    names = unique_names(scenes)
+    names = io.unique_stems(scenes)
     jobs = []
-    for index, scene in enumerate(scenes):
-        noise = output if single else output / f"{names[index]}.noise.tif"
-        jobs.append(
-            SceneJob(
-                scene, labels[index if len(labels) > 1 else 0], SceneOutputs.beside(noise, options)
-            )
-        )
+    for name, scene, label in zip(names, scenes, pair_labels(scenes, labels), strict=True):
+        noise = output if single else output / f"{name}.noise.tif"
+        jobs.append(SceneJob(scene, str(label), SceneOutputs.beside(noise, options)))
     return jobs
 
 
@@ -673,29 +360,60 @@ def shard(jobs: list[SceneJob], rank: int, world_size: int) -> list[SceneJob]:
     return jobs[rank::world_size]
 
 
+def total_windows(
+    jobs: Sequence[SceneJob],
+    models: Predictor | ModelSet,
+    options: DetectOptions,
+    skip_unreadable: bool = False,
+) -> int:
+    """Windows of all scenes, for a progress bar: a look at each scene's header before any work.
+
+    A scene that cannot be opened fails here, before any work, unless
+    ``skip_unreadable`` (it then counts 0 and fails in its turn).
+    """
+    size = options.window_for(as_model_set(models))
+    total = 0
+    for job in jobs:
+        try:
+            with io.open_scene(job.scene) as scene:
+                total += count_windows(scene, size, options.overlap_for(size))
+        except GeonoiseError:
+            if not skip_unreadable:
+                raise
+    return total
+
+
+def check_jobs(jobs: Sequence[SceneJob], overwrite: bool, skip_existing: bool) -> None:
+    """Refuse, before any work, a job's output that exists (unless ``overwrite``).
+
+    With ``skip_existing``, a job whose noise map exists will be skipped, so
+    its outputs are not checked.
+    """
+    for job in jobs:
+        if not (skip_existing and job.outputs.noise.exists()):
+            job.outputs.check(overwrite)
+
+
 def detect_scenes(
     jobs: list[SceneJob],
-    predictor: Any,
+    predictor: Predictor | ModelSet,
     options: DetectOptions,
     *,
     overwrite: bool = False,
     skip_existing: bool = False,
-    on_error: str = "fail",
+    on_error: OnError = "fail",
     on_window: Callable[[], None] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[SceneResult]:
     """Score every job; ``on_error="skip"`` records a failing scene and goes on.
 
-    Returns one summary per job, with ``status`` ``done``, ``skipped`` (its noise
-    map existed and ``skip_existing``) or ``failed`` (with ``error``).
+    With ``skip_existing`` a scene whose noise map exists is skipped. Check the
+    outputs first (:func:`check_jobs`): otherwise an existing one is refused
+    only when the scene's outputs are moved into place, after its work.
     """
-    from geonoise.errors import GeonoiseError
-
     results = []
     for job in jobs:
         if skip_existing and job.outputs.noise.exists():
-            results.append(
-                {"scene": job.scene, "noise": str(job.outputs.noise), "status": "skipped"}
-            )
+            results.append(SceneResult(job.scene, "skipped", noise=str(job.outputs.noise)))
             continue
         job.outputs.noise.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -712,7 +430,70 @@ def detect_scenes(
             if on_error != "skip":
                 raise
             logger.error("%s: %s", job.scene, exc)
-            results.append({"scene": job.scene, "status": "failed", "error": str(exc)})
+            results.append(SceneResult(job.scene, "failed", error=str(exc)))
             continue
-        results.append({**summary, "status": "done"})
+        results.append(SceneResult(job.scene, "done", str(job.outputs.noise), summary))
     return results
+
+
+@dataclass
+class BatchResult:
+    """The scenes of one ``detect`` call (this process's share of them under torchrun)."""
+
+    rank: int
+    world_size: int
+    scenes: list[SceneResult]
+
+    @property
+    def failed(self) -> list[SceneResult]:
+        return [r for r in self.scenes if r.status == "failed"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "world_size": self.world_size,
+            "scenes": [r.to_dict() for r in self.scenes],
+        }
+
+
+def detect_batch(
+    scenes: Sequence[str],
+    labels: Sequence[str],
+    models: Sequence[str],
+    output: str | os.PathLike,
+    options: DetectOptions,
+    *,
+    device: str = "auto",
+    overwrite: bool = False,
+    skip_existing: bool = False,
+    on_error: OnError = "fail",
+    progress: Callable[[int, int], None] | None = None,
+) -> BatchResult:
+    """``detect`` in scene mode: this process's share of ``scenes`` scored by the model files.
+
+    Under ``torchrun`` (``RANK``/``WORLD_SIZE`` set) each process takes every
+    WORLD_SIZE-th scene. ``progress(done, total)`` is told of every window.
+    """
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    predictor = scene_models(models, device, options)
+    jobs = shard(plan_scenes(scenes, labels, output, options), rank, world)
+    check_jobs(jobs, overwrite, skip_existing)
+    total = total_windows(jobs, predictor, options, skip_unreadable=on_error == "skip")
+    done = 0
+
+    def on_window() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    results = detect_scenes(
+        jobs,
+        predictor,
+        options,
+        overwrite=overwrite,
+        skip_existing=skip_existing,
+        on_error=on_error,
+        on_window=on_window,
+    )
+    return BatchResult(rank, world, results)

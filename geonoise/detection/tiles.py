@@ -23,28 +23,41 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geonoise import io
 from geonoise.contracts import NODATA
-from geonoise.detection.scenes import DetectOptions, check_label_classes
+from geonoise.data.datasets import PairDataset, Sample, TileDataset
+from geonoise.detection.options import DetectOptions
 from geonoise.detection.scores import (
     TILE_SCORES,
     TILE_STATISTICS,
     ThresholdAccumulator,
+    TileScore,
+    check_label_classes,
     confident_learning,
     iou_distance,
     self_confidence,
     tile_statistic,
 )
 from geonoise.errors import InvalidInputError
-from geonoise.models.inference import pad_to_multiple
-from geonoise.models.modelset import as_model_set
+from geonoise.models.inference import Predictor, pad_to_multiple
+from geonoise.models.modelset import ModelSet, as_model_set
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from affine import Affine
+    from pyproj import CRS
+
+    from geonoise.models.checkpoint import ModelMeta
+
+#: Where a tile lies: its ``(transform, crs)``, for cross-fitted models.
+Placement = tuple["Affine", "CRS"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +66,7 @@ logger = logging.getLogger(__name__)
 class RankOptions:
     """How tiles are scored and ranked."""
 
-    tile_score: str = "softmin"
+    tile_score: TileScore = "softmin"
     threshold: float = 0.5
 
     def __post_init__(self) -> None:
@@ -64,7 +77,10 @@ class RankOptions:
 
 
 def predict_tile(
-    predictor: Any, image: np.ndarray, tta: bool, where: tuple[Any, Any] | None = None
+    predictor: Predictor | ModelSet,
+    image: np.ndarray,
+    tta: bool,
+    where: Placement | None = None,
 ) -> np.ndarray:
     """Probabilities ``(K, H, W)`` of one tile of any size (padded to the model's multiple).
 
@@ -94,16 +110,31 @@ def tile_scores(
     return {**scores, "iou": iou_distance(probs.argmax(0), label), "labelled": int(scored.size)}
 
 
+@dataclass
+class RankingResult:
+    """What ``detect --tiles`` wrote: the ranking and, for georeferenced tiles, its layer."""
+
+    output: str
+    tiles: int
+    tile_score: str
+    method: str
+    ranking: str
+    layer: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 def rank_tiles(
-    dataset: Any,
-    predictor: Any,
+    dataset: PairDataset,
+    predictor: Predictor | ModelSet,
     output: str | os.PathLike,
     options: DetectOptions,
     ranking: RankOptions,
     *,
     overwrite: bool = False,
     on_tile: Callable[[], None] | None = None,
-) -> dict[str, Any]:
+) -> RankingResult:
     """Write ``noise/<tile>.tif``, ``ranking.csv`` and (georeferenced tiles) ``ranking.gpkg``."""
     meta = predictor.meta
     if dataset.band_count != meta.bands:
@@ -117,37 +148,32 @@ def rank_tiles(
         for rank, row in enumerate(rows):
             row["id"] = rank
         _write_csv(rows, tmp / "ranking.csv")
-        georeferenced = getattr(dataset, "index", None) is not None
+        georeferenced = isinstance(dataset, TileDataset)
         if georeferenced:
             _write_gpkg(rows, dataset.index, tmp / "ranking.gpkg")
-    return {
-        "output": str(output),
-        "tiles": len(rows),
-        "tile_score": ranking.tile_score,
-        "method": options.method,
-        "ranking": str(Path(output) / "ranking.csv"),
-        "layer": str(Path(output) / "ranking.gpkg") if georeferenced else None,
-    }
+    return RankingResult(
+        output=str(output),
+        tiles=len(rows),
+        tile_score=ranking.tile_score,
+        method=options.method,
+        ranking=str(Path(output) / "ranking.csv"),
+        layer=str(Path(output) / "ranking.gpkg") if georeferenced else None,
+    )
 
 
 def _score_all(
-    dataset: Any,
-    predictor: Any,
+    dataset: PairDataset,
+    predictor: Predictor | ModelSet,
     out_dir: Path,
     options: DetectOptions,
     ranking: RankOptions,
     on_tile: Callable[[], None] | None,
-) -> list[dict]:
-    """Pixel scores per tile (two passes for confident learning: thresholds first)."""
-    thresholds = None
+) -> list[dict[str, Any]]:
+    """Pixel scores per tile written to ``out_dir/noise``; one ranking row per tile."""
     where = _placements(dataset, predictor)
-    if options.method == "confident-learning":
-        accumulator = ThresholdAccumulator(predictor.meta.num_classes)
-        for index in range(len(dataset)):
-            sample = dataset[index]
-            probs = predict_tile(predictor, sample["image"].numpy(), options.tta, where(index))
-            accumulator.update(probs, _labels(sample, predictor.meta))
-        thresholds = accumulator.thresholds()
+    thresholds = None
+    if options.confident_learning:  # a first pass for the per-class thresholds
+        thresholds = _class_thresholds(dataset, predictor, options.tta, where)
     rows = []
     for index in range(len(dataset)):
         sample = dataset[index]
@@ -161,28 +187,48 @@ def _score_all(
         path = f"noise/{sample['tile_id']}.tif"
         _write_noise_tile(out_dir / path, noise, dataset.pairs[index][1], options)
         scores = tile_scores(noise, probs, label, ranking.threshold)
-        rows.append(
-            {
-                "imageid": sample["tile_id"],
-                "score": scores[ranking.tile_score],
-                "mean_score": scores["mean"],
-                "softmin_score": scores["softmin"],
-                "noisy_fraction": scores["fraction"],
-                "iou_distance": scores["iou"],
-                "labelled_pixels": scores["labelled"],
-                "noise": path,
-            }
-        )
+        rows.append(_ranking_row(sample["tile_id"], scores, ranking.tile_score, path))
         if on_tile is not None:
             on_tile()
     return rows
 
 
-def _placements(dataset: Any, predictor: Any) -> Callable[[int], tuple[Any, Any] | None]:
+def _class_thresholds(
+    dataset: PairDataset,
+    predictor: Predictor | ModelSet,
+    tta: bool,
+    where: Callable[[int], Placement | None],
+) -> np.ndarray:
+    accumulator = ThresholdAccumulator(predictor.meta.num_classes)
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        probs = predict_tile(predictor, sample["image"].numpy(), tta, where(index))
+        accumulator.update(probs, _labels(sample, predictor.meta))
+    return accumulator.thresholds()
+
+
+def _ranking_row(
+    tile_id: str, scores: dict[str, float], tile_score: TileScore, noise: str
+) -> dict[str, Any]:
+    return {
+        "imageid": tile_id,
+        "score": scores[tile_score],
+        "mean_score": scores["mean"],
+        "softmin_score": scores["softmin"],
+        "noisy_fraction": scores["fraction"],
+        "iou_distance": scores["iou"],
+        "labelled_pixels": scores["labelled"],
+        "noise": noise,
+    }
+
+
+def _placements(
+    dataset: PairDataset, predictor: Predictor | ModelSet
+) -> Callable[[int], Placement | None]:
     """Tile index → ``(transform, crs)`` where cross-fitted models need it, else None."""
     if not as_model_set(predictor).cross_fitted:
         return lambda index: None
-    if getattr(dataset, "index", None) is None:
+    if not isinstance(dataset, TileDataset):
         logger.warning(
             "the tiles carry no location, so the cross-fitted models cannot each keep to "
             "their held-out region: every model scores every tile (in sample)"
@@ -191,7 +237,7 @@ def _placements(dataset: Any, predictor: Any) -> Callable[[int], tuple[Any, Any]
     return dataset.placement
 
 
-def _labels(sample: dict[str, Any], meta: Any) -> np.ndarray:
+def _labels(sample: Sample, meta: ModelMeta) -> np.ndarray:
     label = sample["mask"].numpy().astype(np.uint8)
     check_label_classes(label, meta, f"tile {sample['tile_id']}")
     return label
@@ -217,7 +263,7 @@ def _write_noise_tile(
         )
 
 
-def _write_csv(rows: list[dict], path: Path) -> None:
+def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
     columns = [
         "id",
         "imageid",
@@ -232,7 +278,7 @@ def _write_csv(rows: list[dict], path: Path) -> None:
     io.write_csv(path, rows, columns)
 
 
-def _write_gpkg(rows: list[dict], index: Any, path: Path) -> None:
+def _write_gpkg(rows: list[dict[str, Any]], index: gpd.GeoDataFrame, path: Path) -> None:
     import geopandas as gpd
     import pandas as pd
 
@@ -240,3 +286,39 @@ def _write_gpkg(rows: list[dict], index: Any, path: Path) -> None:
     footprints = index[["tile_id", "scene", "image", "label", "geometry"]]
     layer = gpd.GeoDataFrame(footprints.merge(table, on="tile_id"), crs=index.crs)
     io.write_vector(layer.sort_values("rank"), path, layer="tiles")
+
+
+def rank_tile_dir(
+    tiles: str | os.PathLike,
+    labels_dir: str | os.PathLike | None,
+    models: Sequence[str],
+    output: str | os.PathLike,
+    options: DetectOptions,
+    ranking: RankOptions,
+    *,
+    device: str = "auto",
+    binary_255: bool = False,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> RankingResult:
+    """``detect --tiles``: a tile directory (or image and label folders) scored and ranked.
+
+    ``progress(done, total)`` is told of every tile.
+    """
+    from geonoise.data.tiledir import open_tiles
+    from geonoise.models.modelset import open_models
+
+    io.check_output(output, overwrite)
+    dataset = open_tiles(tiles, labels_dir, cache=False, binary_255=binary_255)
+    predictor = open_models(list(models), device)
+    done = 0
+
+    def on_tile() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, len(dataset))
+
+    return rank_tiles(
+        dataset, predictor, output, options, ranking, overwrite=overwrite, on_tile=on_tile
+    )
