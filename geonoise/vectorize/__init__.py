@@ -46,55 +46,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from geonoise import io
-from geonoise.contracts import BUILDING
-from geonoise.errors import GeonoiseError, GeoreferenceError, InvalidInputError, ReadError
+from geonoise.errors import InvalidInputError
 from geonoise.io import styles as qgis
-from geonoise.vectorize.finishing import finish
+from geonoise.vectorize.attributes import KINDS
 from geonoise.vectorize.geometry import fill_holes, simplify, to_map  # noqa: F401 (tests)
 from geonoise.vectorize.labelling import square_reduce  # noqa: F401 (tests)
 from geonoise.vectorize.merge import connected_groups  # noqa: F401 (tests)
 from geonoise.vectorize.options import DEFAULT_OPTIONS, VectorizeOptions
-from geonoise.vectorize.regions import Regions
-from geonoise.vectorize.scan import scan
+from geonoise.vectorize.polygonize import EmptyResultError, vectorize  # noqa: F401 (tests)
 from geonoise.windows import Window, block_grid
 
 if TYPE_CHECKING:
     import geopandas as gpd
-    import rasterio
 
 logger = logging.getLogger(__name__)
 
-#: Kinds a noise polygon can have, in legend order.
-KINDS = ("missing", "spurious", "boundary", "class_change", "unknown")
-#: Boundary rule: share of pixels near an agreed building pixel, at least.
-BOUNDARY_NEAR_SHARE = 0.5
-#: Boundary rule: share of pixels deeper than ``boundary_width`` inside the region, at most.
-BOUNDARY_DEEP_SHARE = 0.05
 #: GDAL block cache (MB) while vectorizing, unless GDAL_CACHEMAX is set: every block is
 #: read once, so a small cache keeps memory flat in raster size (GDAL's default is 5 % of RAM).
 CACHE_MB = 64
 #: Layer name in GeoPackages.
 LAYER = "noise"
-#: Output columns, in order (geometry last).
-COLUMNS = (
-    "id",
-    "area",
-    "pixels",
-    "mean_score",
-    "max_score",
-    "label_class",
-    "predicted_class",
-    "kind",
-)
 #: Shapefile fields hold 10 characters: these columns get short names there.
 SHAPEFILE_NAMES = {"label_class": "label_cls", "predicted_class": "pred_cls"}
-
-
-class EmptyResultError(GeonoiseError):
-    """No region is left to write (nothing above the threshold, or all too small)."""
 
 
 @dataclass
@@ -124,130 +98,6 @@ class Summary:
             "style": self.style,
             "crs": self.crs,
         }
-
-
-# --------------------------------------------------------------------------- attributes
-
-
-def majority(counts: np.ndarray, count: int) -> np.ndarray:
-    """Most frequent class per region (ties: the smaller id); -1 where none."""
-    out = np.full(count, -1, dtype=np.int64)
-    if len(counts):
-        # Sort by region, then count descending, then class ascending; take each first.
-        order = np.lexsort((counts[:, 1], -counts[:, 2], counts[:, 0]))
-        ranked = counts[order]
-        first = np.r_[True, ranked[1:, 0] != ranked[:-1, 0]]
-        out[ranked[first, 0]] = ranked[first, 1]
-    return out
-
-
-def kinds(
-    label: np.ndarray,
-    predicted: np.ndarray,
-    regions: Regions,
-    largest_class: int,
-) -> np.ndarray:
-    """The kind of every region (see the module docstring for the rules)."""
-    kind = np.full(len(label), "unknown", dtype=object)
-    changed = (label >= 0) & (predicted >= 0) & (label != predicted)
-    if largest_class > BUILDING:
-        kind[changed] = "class_change"
-        return kind
-    kind[changed & (label == 0)] = "missing"
-    kind[changed & (label == BUILDING)] = "spurious"
-    pixels = np.maximum(regions.pixels, 1)
-    sliver = (regions.near >= BOUNDARY_NEAR_SHARE * pixels) & (
-        regions.deep <= BOUNDARY_DEEP_SHARE * pixels
-    )
-    kind[changed & sliver] = "boundary"
-    return kind
-
-
-def frame(regions: Regions, crs: Any, largest_class: int, has_classes: bool) -> gpd.GeoDataFrame:
-    """The attribute table of finished regions (see :func:`finish`), ordered north to south."""
-    import geopandas as gpd
-    import pandas as pd
-    import shapely
-    from pyproj import CRS
-
-    count = len(regions)
-    label = majority(regions.label_counts, count)
-    predicted = majority(regions.predicted_counts, count)
-    area = regions.area
-    bounds = shapely.bounds(regions.geoms)
-    order = np.lexsort((-area, bounds[:, 0], -bounds[:, 3]))
-    kind = kinds(label, predicted, regions, largest_class) if has_classes else None
-    columns = {
-        "id": np.arange(1, count + 1, dtype=np.int64),
-        "area": area[order],
-        "pixels": regions.pixels[order],
-        "mean_score": (regions.score_sum / np.maximum(regions.pixels, 1))[order],
-        "max_score": regions.score_max[order],
-        "label_class": pd.array(np.where(label < 0, None, label)[order], dtype="Int64"),
-        "predicted_class": pd.array(np.where(predicted < 0, None, predicted)[order], dtype="Int64"),
-        "kind": (kind[order] if kind is not None else np.full(count, "unknown", object)),
-    }
-    return gpd.GeoDataFrame(
-        columns, geometry=gpd.GeoSeries(regions.geoms[order]), crs=CRS.from_user_input(crs)
-    )
-
-
-# --------------------------------------------------------------------------- top level
-
-
-def vectorize(
-    noise: rasterio.io.DatasetReader,
-    classes: rasterio.io.DatasetReader | None = None,
-    options: VectorizeOptions = DEFAULT_OPTIONS,
-    on_window: Callable[[Window], None] | None = None,
-) -> gpd.GeoDataFrame:
-    """Polygons of the suspect regions of a noise map, with their attributes.
-
-    Args:
-        noise: The noise-score raster (band 1; its nodata and NaN are no data).
-        classes: Its class companion on the same grid (band 1 label, band 2
-            predicted), or None.
-        options: Threshold, clean-up and block size.
-        on_window: Called after each block (progress).
-
-    Returns:
-        A GeoDataFrame in the raster's CRS with :data:`COLUMNS` and the geometry.
-
-    Raises:
-        EmptyResultError: No pixel reaches the threshold, or every polygon is
-            smaller than ``min_area``.
-        GeoreferenceError: ``classes`` is not on the noise map's grid.
-    """
-    if classes is not None:
-        check_classes(noise, classes)
-    scanned = scan(noise, classes, options, on_window)
-    if not scanned.found:
-        raise EmptyResultError(
-            f"{noise.name}: no pixel has a noise score of at least {options.threshold:g} "
-            "(--threshold); nothing written"
-        )
-    pending = fill_holes(to_map(scanned.pending, noise.transform), options.fill_holes)
-    regions = Regions.concat([scanned.done, finish(pending, scanned.finishing)])
-    if not len(regions):
-        raise EmptyResultError(
-            f"{noise.name}: all {scanned.found - len(scanned.pending) + len(pending)} regions "
-            f"are smaller than --min-area {options.min_area:g}; nothing written"
-        )
-    return frame(regions, noise.crs, scanned.largest_class, classes is not None)
-
-
-def check_classes(noise: rasterio.io.DatasetReader, classes: rasterio.io.DatasetReader) -> None:
-    """Refuse a class companion that is not on the noise map's grid or lacks its two bands."""
-    if classes.count < 2:
-        raise ReadError(
-            f"{classes.name} has {classes.count} band(s); a class companion has 2 "
-            "(label, predicted)"
-        )
-    if not io.same_grid(classes, noise):
-        raise GeoreferenceError(
-            f"{classes.name} is not on the grid of {noise.name} (size, CRS and transform "
-            "must match); pass the class companion that detect wrote beside it"
-        )
 
 
 def classes_path_for(noise_path: str | os.PathLike) -> str:
