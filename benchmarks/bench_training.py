@@ -231,7 +231,7 @@ class Scene:
 
     def split_masks(self, seed: int, val_fraction: float = 0.2) -> dict[str, np.ndarray]:
         """Pixels of the training and of the validation tiles of ``seed``'s split."""
-        from geonoise.data.datasets import blocked_split
+        from geonoise.data.splits import blocked_split
 
         train_ids, val_ids = blocked_split(self.index, val_fraction, None, seed)
         masks = {}
@@ -735,7 +735,8 @@ def throughput(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
 
     from geonoise.data.datasets import TileDataset
     from geonoise.models.nrn_rsseg import ModelConfig
-    from geonoise.training.run import TrainConfig, build_meta
+    from geonoise.training.config import TrainConfig
+    from geonoise.training.run import build_meta
 
     _quiet_lightning()
     torch.set_num_threads(THREADS)

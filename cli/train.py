@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from geonoise.training.config import TrainConfig
+
 from .options import json_opt, output_opt, overwrite_opt, verbosity
 
 
@@ -15,20 +17,13 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
     """Read a YAML config into the command's defaults: flags still override it."""
     if value is None:
         return None
-    import yaml
-
-    from geonoise.training.run import TrainConfig
+    from geonoise.errors import InvalidInputError
+    from geonoise.training.config import load_config_file
 
     try:
-        with open(value, encoding="utf-8") as handle:
-            content = yaml.safe_load(handle) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise click.BadParameter(f"cannot read {value}: {str(exc).splitlines()[0]}") from exc
-    if not isinstance(content, dict):
-        raise click.BadParameter(f"{value} must hold a mapping of training parameters")
-    unknown = sorted(set(content) - TrainConfig.keys())
-    if unknown:
-        raise click.BadParameter(f"unknown key {unknown[0]!r} in {value}")
+        content = load_config_file(value)
+    except InvalidInputError as exc:
+        raise click.BadParameter(str(exc)) from exc
     ctx.default_map = {**(ctx.default_map or {}), **content}
     return value
 
@@ -41,8 +36,6 @@ def _names(ctx: click.Context, param: click.Parameter, value: Any) -> list[str] 
 
 def training_options(command: Callable) -> Callable:
     """The options both training commands share; defaults are TrainConfig's."""
-    from geonoise.training.run import TrainConfig  # light: dataclasses only
-
     d = TrainConfig()
     options = [
         click.option(
@@ -213,43 +206,35 @@ def _run(
     teacher: str | None,
     params: dict[str, Any],
 ) -> None:
-    from geonoise.training.run import TrainConfig, fit, fit_folds, fold_paths
+    from geonoise.training.run import train
 
     labels_dir = params.pop("labels_dir")
     resume, overwrite, as_json = (params.pop(k) for k in ("resume", "overwrite", "as_json"))
     params["loggers"] = list(params["loggers"])
     config = TrainConfig.from_mapping(params, "options")
     quiet = verbosity(ctx) < 0
-    common = {"teacher": teacher, "resume": resume, "overwrite": overwrite, "progress": not quiet}
-    if config.folds > 1:
-        if labels_dir is not None:
-            raise click.UsageError("--folds needs a tile directory (footprints), not --labels-dir")
-        results = fit_folds(role, tiles, output, config, config.folds, **common)
-        if results is None:  # a non-zero DDP rank: rank 0 reports
-            return
-        listing = str(fold_paths(output, config.folds)[1])
-    else:
-        result = fit(role, tiles, output, config, labels_dir=labels_dir, **common)
-        if result is None:
-            return
-        results, listing = [result], None
+    result = train(
+        role,
+        tiles,
+        output,
+        config,
+        labels_dir=labels_dir,
+        teacher=teacher,
+        resume=resume,
+        overwrite=overwrite,
+        progress=not quiet,
+    )
+    if result is None:  # a non-zero DDP rank: rank 0 reports
+        return
     if as_json:
-        payload = (
-            results[0].to_dict()
-            if listing is None
-            else {
-                "folds": [r.to_dict() for r in results],
-                "list": listing,
-            }
-        )
-        click.echo(json.dumps(payload, indent=2))
+        click.echo(json.dumps(result.to_dict(), indent=2))
         return
     if not quiet:
-        for result in results:
-            scores = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result.metrics.items()))
-            click.echo(f"{result.model_file}: best epoch: {scores}", err=True)
-            click.echo(f"curves: {result.curves}\nrun: {result.run_dir}", err=True)
-    click.echo(listing or results[0].model_file)
+        for model in result.models:
+            scores = ", ".join(f"{k} {v:.3f}" for k, v in sorted(model.metrics.items()))
+            click.echo(f"{model.model_file}: best epoch: {scores}", err=True)
+            click.echo(f"curves: {model.curves}\nrun: {model.run_dir}", err=True)
+    click.echo(result.output)
 
 
 @click.command("train-teacher", short_help="Train the NRN-RSSEG teacher on clean labels.")
@@ -285,7 +270,7 @@ def train_teacher(ctx: click.Context, tiles: str, output: str, **params: Any) ->
 @click.option(
     "--distill-weight",
     type=click.FloatRange(0, 1),
-    default=0.1,
+    default=TrainConfig.distill_weight,
     show_default=True,
     help="λ in λ·distillation + (1−λ)·SCE.",
 )

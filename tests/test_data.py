@@ -20,16 +20,9 @@ from rasterio.errors import NotGeoreferencedWarning
 from shapely import box
 from torch.utils.data import DataLoader
 
-from geonoise.data.datasets import (
-    BandStats,
-    FolderDataset,
-    TileDataset,
-    blocked_split,
-    compute_band_stats,
-    folder_split,
-    holdout_region,
-    spatial_folds,
-)
+from geonoise.data.datasets import FolderDataset, TileDataset
+from geonoise.data.splits import blocked_split, folder_split, holdout_region, spatial_folds
+from geonoise.data.stats import BandStats, compute_band_stats
 from geonoise.data.tiledir import read_tile_index
 from geonoise.data.tiling import TileOptions, plan_tiling, write_tiles
 from geonoise.errors import InvalidInputError, ReadError

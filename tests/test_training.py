@@ -119,7 +119,8 @@ def test_model_file_refuses_pickled_code(tmp_path, capfd):
 
 def test_student_keeps_the_teacher_frozen_and_in_eval_mode(tiles, teacher):
     from geonoise.data.tiledir import open_tiles
-    from geonoise.training.run import TrainConfig, build_meta
+    from geonoise.training.config import TrainConfig
+    from geonoise.training.run import build_meta
     from geonoise.training.tasks import StudentTask, frozen
 
     data = open_tiles(str(tiles["noisy"]))
@@ -221,7 +222,7 @@ def test_config_file_and_flag_precedence(tiles, tmp_path):
 
 
 def test_repository_config_yaml_is_valid_and_matches_the_defaults():
-    from geonoise.training.run import TrainConfig
+    from geonoise.training.config import TrainConfig
 
     content = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
     assert TrainConfig.from_mapping(content) == TrainConfig()

@@ -16,7 +16,7 @@ through) and returns it augmented:
   images, and Gaussian noise.
 
 Augmentation runs **after** normalisation: the training task standardises the
-batch on the device with the data set's :class:`~geonoise.data.datasets.BandStats`, then
+batch on the device with the data set's :class:`~geonoise.data.stats.BandStats`, then
 augments. All photometric amounts are therefore in standard deviations of a band
 (``brightness=0.1`` shifts by up to 0.1 σ), and nothing is clamped to [0, 1]:
 every photometric operation here is linear and range-free (hue is a rotation of

@@ -20,62 +20,24 @@ import logging
 import os
 import sys
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from geonoise.contracts import default_class_names
 from geonoise.data.tiledir import open_tiles, read_tile_index
 from geonoise.errors import InvalidInputError
+from geonoise.training.config import Role, TrainConfig
+from geonoise.training.trainer import build_trainer
+
+if TYPE_CHECKING:
+    import lightning as L
+    from torch.utils.data import DataLoader
+
+    from geonoise.data.datasets import PairDataset
+    from geonoise.training.tasks import SegmentationTask
 
 logger = logging.getLogger(__name__)
-
-Role = Literal["teacher", "student"]
-
-
-@dataclass
-class TrainConfig:
-    """Every training parameter; ``config.yaml`` holds the same keys, with comments."""
-
-    preset: str = "tiny"
-    base_width: int | None = None
-    depth: int | None = None
-    class_names: list[str] | None = None
-    epochs: int = 40
-    batch_size: int = 8
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    sce_alpha: float = 0.5
-    sce_beta: float = 0.5
-    distill_weight: float = 0.1
-    augment: bool = True
-    binary_255: bool = False
-    val_fraction: float = 0.2
-    block_size: float | None = None
-    folds: int = 1
-    patience: int = 15
-    cache: bool = True
-    num_workers: int = 0
-    seed: int = 0
-    precision: str = "32-true"
-    accelerator: str = "auto"
-    devices: str = "auto"
-    strategy: str = "auto"
-    loggers: list[str] = field(default_factory=lambda: ["csv"])
-
-    @classmethod
-    def keys(cls) -> set[str]:
-        return {f.name for f in fields(cls)}
-
-    @classmethod
-    def from_mapping(cls, values: dict[str, Any], source: str = "config") -> TrainConfig:
-        unknown = sorted(set(values) - cls.keys())
-        if unknown:
-            raise InvalidInputError(
-                f"unknown key {unknown[0]!r} in {source} (known: {', '.join(sorted(cls.keys()))})",
-                option="--config",
-            )
-        return cls(**values)
 
 
 @dataclass
@@ -99,9 +61,9 @@ def run_dir_for(output: str | os.PathLike) -> Path:
     return path.with_name(f"{path.stem}_run")
 
 
-def split_data(dataset: Any, config: TrainConfig) -> tuple[Any, Any]:
+def split_data(dataset: PairDataset, config: TrainConfig) -> tuple[PairDataset, PairDataset]:
     """Spatially blocked train/validation subsets (random by file for plain folders)."""
-    from geonoise.data.datasets import blocked_split, folder_split
+    from geonoise.data.splits import blocked_split, folder_split
 
     if getattr(dataset, "index", None) is not None:
         train_ids, val_ids = blocked_split(
@@ -116,9 +78,9 @@ def split_data(dataset: Any, config: TrainConfig) -> tuple[Any, Any]:
     return dataset.subset(train_ids), dataset.subset(val_ids)
 
 
-def build_meta(train_set: Any, config: TrainConfig, role: Role) -> dict[str, Any]:
+def build_meta(train_set: PairDataset, config: TrainConfig, role: Role) -> dict[str, Any]:
     """The model description: preset plus overrides, bands, classes, normalisation."""
-    from geonoise.data.datasets import compute_band_stats
+    from geonoise.data.stats import compute_band_stats
     from geonoise.models.checkpoint import ModelMeta
     from geonoise.models.nrn_rsseg import model_config
 
@@ -149,76 +111,6 @@ def build_meta(train_set: Any, config: TrainConfig, role: Role) -> dict[str, Any
     ).to_dict()
 
 
-def build_trainer(config: TrainConfig, run_dir: Path, *, progress: bool):
-    """A Lightning trainer with best/last checkpoints, early stopping and the loggers asked."""
-    import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-
-    checkpoints = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints",
-        filename="best",
-        monitor="val_loss",
-        mode="min",
-        save_last=True,
-    )
-    stopping = EarlyStopping(monitor="val_loss", mode="min", patience=config.patience)
-    return L.Trainer(
-        default_root_dir=run_dir,
-        max_epochs=config.epochs,
-        accelerator=config.accelerator,
-        devices=_devices(config.devices),
-        strategy=config.strategy,
-        precision=config.precision,
-        callbacks=[checkpoints, stopping],
-        logger=build_loggers(config.loggers, run_dir),
-        enable_progress_bar=progress,
-        enable_model_summary=progress,
-        log_every_n_steps=1,
-        deterministic="warn",
-    )
-
-
-def build_loggers(names: list[str], run_dir: Path) -> list[Any]:
-    """CSV always (the curves are drawn from it); TensorBoard and W&B only when asked."""
-    from lightning.pytorch.loggers import CSVLogger
-
-    loggers: list[Any] = [CSVLogger(run_dir, name="", version="")]
-    for name in names:
-        match name:
-            case "csv":
-                pass
-            case "tensorboard":
-                from lightning.pytorch.loggers import TensorBoardLogger
-
-                _require_module("tensorboard", "tensorboard")
-                loggers.append(TensorBoardLogger(run_dir, name="tensorboard", version=""))
-            case "wandb":
-                from lightning.pytorch.loggers import WandbLogger
-
-                _require_module("wandb", "wandb")
-                loggers.append(WandbLogger(save_dir=run_dir, project="geonoise"))
-            case _:
-                raise InvalidInputError(
-                    f"unknown logger {name!r} (csv, tensorboard, wandb)", option="--logger"
-                )
-    return loggers
-
-
-def _require_module(module: str, package: str) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec(module) is None:
-        raise InvalidInputError(
-            f"the {module} logger needs `pip install {package}` (or "
-            "`pip install geonoise[loggers]`)",
-            option="--logger",
-        )
-
-
-def _devices(value: str) -> Any:
-    return int(value) if str(value).isdigit() else value
-
-
 def fit(
     role: Role,
     tiles: str,
@@ -246,19 +138,46 @@ def fit(
         InvalidInputError: bad data, config, or a teacher that does not fit.
     """
     import lightning as L
-    from torch.utils.data import DataLoader
-
-    from geonoise.models.checkpoint import read_checkpoint
-    from geonoise.training.tasks import StudentTask, TeacherTask
 
     output = Path(output)
-    if role == "student":
-        if teacher is None:
-            raise InvalidInputError("a student needs a teacher model", option="--teacher")
-        read_checkpoint(teacher)  # fail before any work on a file that is no model
+    _check_teacher(role, teacher)
     run_dir = _prepare_run_dir(output, resume, overwrite)
     last = run_dir / "checkpoints" / "last.ckpt"
     L.seed_everything(config.seed, workers=True, verbose=False)
+    train_set, val_set = _training_data(tiles, labels_dir, config, tile_ids, holdout)
+    meta = _resumed_meta(last) if resume else build_meta(train_set, config, role)
+    if holdout is not None and not resume:
+        meta["holdout"] = holdout
+    task = _task(role, meta, config, teacher)
+    earlier = _earlier_metrics(run_dir) if resume else None
+    trainer = build_trainer(config, run_dir, progress=progress)
+    _run_trainer(trainer, task, _loaders(train_set, val_set, config), last if resume else None)
+    if trainer.global_rank != 0:
+        return None
+    if earlier is not None:
+        _prepend_metrics(earlier, run_dir / "metrics.csv")
+    return _finish(trainer, output, run_dir, overwrite or resume)
+
+
+def _check_teacher(role: Role, teacher: str | None) -> None:
+    """Fail before any work where a student has no teacher, or one that is no model."""
+    from geonoise.models.checkpoint import read_checkpoint
+
+    if role != "student":
+        return
+    if teacher is None:
+        raise InvalidInputError("a student needs a teacher model", option="--teacher")
+    read_checkpoint(teacher)
+
+
+def _training_data(
+    tiles: str,
+    labels_dir: str | None,
+    config: TrainConfig,
+    tile_ids: list[str] | None,
+    holdout: dict[str, str] | None,
+) -> tuple[PairDataset, PairDataset]:
+    """The training and validation sets: a fold's tiles, blind to its held-out region."""
     dataset = open_tiles(tiles, labels_dir, cache=config.cache, binary_255=config.binary_255)
     if tile_ids is not None:
         dataset = dataset.subset(tile_ids)
@@ -268,10 +187,14 @@ def fit(
         dataset = dataset.blind_to(shapely.from_wkt(holdout["wkt"]), holdout["crs"])
     if config.cache and config.num_workers > 0:
         dataset.preload()  # before the workers fork, so that they share one cache
-    train_set, val_set = split_data(dataset, config)
-    meta = _resumed_meta(last) if resume else build_meta(train_set, config, role)
-    if holdout is not None and not resume:
-        meta["holdout"] = holdout
+    return split_data(dataset, config)
+
+
+def _task(
+    role: Role, meta: dict[str, Any], config: TrainConfig, teacher: str | None
+) -> SegmentationTask:
+    from geonoise.training.tasks import StudentTask, TeacherTask
+
     common = {
         "lr": config.lr,
         "weight_decay": config.weight_decay,
@@ -280,37 +203,41 @@ def fit(
         "augment": config.augment,
     }
     if role == "student":
-        task = StudentTask(
+        return StudentTask(
             meta, teacher=str(teacher), distill_weight=config.distill_weight, **common
         )
-    else:
-        task = TeacherTask(meta, **common)
+    return TeacherTask(meta, **common)
+
+
+def _loaders(
+    train_set: PairDataset, val_set: PairDataset, config: TrainConfig
+) -> tuple[DataLoader, DataLoader]:
+    from torch.utils.data import DataLoader
+
     loader = {
         "batch_size": config.batch_size,
         "num_workers": config.num_workers,
         "persistent_workers": config.num_workers > 0,
     }
-    earlier = _earlier_metrics(run_dir) if resume else None
-    trainer = build_trainer(config, run_dir, progress=progress)
     # Drop a last batch only when it would hold a single tile (BatchNorm cannot use it).
-    train_loader = DataLoader(
-        train_set, shuffle=True, drop_last=len(train_set) % config.batch_size == 1, **loader
+    drop_last = len(train_set) % config.batch_size == 1
+    return (
+        DataLoader(train_set, shuffle=True, drop_last=drop_last, **loader),
+        DataLoader(val_set, **loader),
     )
+
+
+def _run_trainer(
+    trainer: L.Trainer,
+    task: SegmentationTask,
+    loaders: tuple[DataLoader, DataLoader],
+    resume_from: Path | None,
+) -> None:
     # Lightning draws its progress bars on stdout; stdout is for what scripts read.
     with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*module\\(s\\) in eval mode.*")  # the teacher
         warnings.filterwarnings("ignore", ".*exists and is not empty.*")  # a resumed run
-        trainer.fit(
-            task,
-            train_loader,
-            DataLoader(val_set, **loader),
-            ckpt_path=str(last) if resume else None,
-        )
-    if trainer.global_rank != 0:
-        return None
-    if earlier is not None:
-        _prepend_metrics(earlier, run_dir / "metrics.csv")
-    return _finish(trainer, output, run_dir, overwrite or resume)
+        trainer.fit(task, *loaders, ckpt_path=str(resume_from) if resume_from is not None else None)
 
 
 def fold_paths(output: str | os.PathLike, folds: int) -> tuple[list[Path], Path]:
@@ -352,7 +279,7 @@ def fit_folds(
         OutputExistsError: an output exists (without ``overwrite`` or ``resume``).
     """
     from geonoise import io
-    from geonoise.data.datasets import holdout_region, spatial_folds
+    from geonoise.data.splits import holdout_region, spatial_folds
 
     index = read_tile_index(tiles, "TILES")  # cross-fitting needs the tiles' footprints
     models, listing = fold_paths(output, folds)
@@ -451,3 +378,52 @@ def _finish(trainer: Any, output: Path, run_dir: Path, replace: bool) -> FitResu
     return FitResult(
         str(output), str(curves), str(run_dir), str(best), int(trainer.current_epoch), metrics
     )
+
+
+@dataclass
+class TrainResult:
+    """What a training command wrote: one model, or one per fold and their list file."""
+
+    models: list[FitResult]
+    listing: str | None = None
+
+    @property
+    def output(self) -> str:
+        """The path a script reads: the model file, or the fold list."""
+        return self.listing or self.models[0].model_file
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.listing is None:
+            return self.models[0].to_dict()
+        return {"folds": [m.to_dict() for m in self.models], "list": self.listing}
+
+
+def train(
+    role: Role,
+    tiles: str,
+    output: str | os.PathLike,
+    config: TrainConfig,
+    *,
+    labels_dir: str | None = None,
+    teacher: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> TrainResult | None:
+    """``train-teacher`` / ``train-student``: one model, or ``config.folds`` cross-fitted ones.
+
+    Returns None on non-zero DDP ranks (rank 0 reports).
+
+    Raises:
+        InvalidInputError: cross-fitting asked of image folders (they have no footprints).
+    """
+    common = {"teacher": teacher, "resume": resume, "overwrite": overwrite, "progress": progress}
+    if config.folds > 1:
+        if labels_dir is not None:
+            raise InvalidInputError("--folds needs a tile directory (footprints), not --labels-dir")
+        results = fit_folds(role, tiles, output, config, config.folds, **common)
+        if results is None:
+            return None
+        return TrainResult(results, str(fold_paths(output, config.folds)[1]))
+    result = fit(role, tiles, output, config, labels_dir=labels_dir, **common)
+    return None if result is None else TrainResult([result])

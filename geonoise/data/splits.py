@@ -1,0 +1,235 @@
+"""Training and validation splits, and cross-fitting folds, that keep neighbours apart.
+
+Tiles next to each other are alike, and overlapping tiles share pixels, so a
+random split of neighbours would let validation leak into training. Splits of
+tile directories are therefore spatially blocked: whole square blocks of tiles
+go to one side. Plain folders carry no footprints and are split at random.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from geonoise.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+#: Default spatial block edge of :func:`blocked_split`, in tile footprint widths.
+BLOCK_TILES = 4
+
+
+#: Block orders :func:`blocked_split` tries before it gives up.
+SPLIT_ATTEMPTS = 16
+
+
+def blocked_split(
+    index: gpd.GeoDataFrame,
+    val_fraction: float = 0.2,
+    block_size: float | None = None,
+    seed: int = 0,
+) -> tuple[list[str], list[str]]:
+    """Split tiles into training and validation by square spatial blocks.
+
+    Tiles are grouped by the block of a square grid (in map units of the
+    index's CRS) that holds their footprint's centre. The grid is shared by all
+    scenes, so scenes that cover the same ground put it in the same block.
+    Whole blocks, in an order drawn from ``seed``, go to validation while that
+    brings the validation share closer to ``val_fraction``. Training tiles whose
+    footprint overlaps a validation footprint (in area, not merely touching)
+    are then dropped, so no pixel is both trained and validated on; should that
+    leave no training tile, further block orders are drawn from the same seed.
+
+    Args:
+        index: Tile footprints with a ``tile_id`` column (a ``tiles`` layer).
+        val_fraction: Share of tiles wanted for validation, in (0, 1).
+        block_size: Block edge in map units; default 4 tile footprint widths.
+        seed: Seed of the block order.
+
+    Returns:
+        Training and validation tile ids, both in index order.
+
+    Raises:
+        InvalidInputError: fewer than 2 tiles, or no split keeps tiles on both sides.
+    """
+    _check_fraction(val_fraction)
+    if len(index) < 2:
+        raise InvalidInputError(
+            f"{len(index)} tile cannot be split into training and validation; "
+            "make more tiles (a smaller --size) or validate on another tile directory"
+        )
+    footprints = index.geometry.to_numpy()
+    blocks = _spatial_blocks(index.geometry.bounds.to_numpy(), block_size)
+    ids = index["tile_id"].astype(str).to_numpy()
+    rng = np.random.default_rng(seed)
+    for _ in range(SPLIT_ATTEMPTS):
+        val = _pick_validation_blocks(blocks, val_fraction, rng)
+        train = ~val & ~_overlapping(footprints, val)
+        if train.any():
+            return ids[train].tolist(), ids[val].tolist()
+    raise InvalidInputError(
+        f"every training tile overlaps a validation tile in all {SPLIT_ATTEMPTS} block draws; "
+        "tile with less --overlap or use a smaller block size"
+    )
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One cross-fitting fold: tiles held out from its model, and the tiles it may train on."""
+
+    held_out: list[str]
+    train: list[str]
+
+
+def spatial_folds(
+    index: gpd.GeoDataFrame, folds: int, block_size: float | None = None
+) -> list[Fold]:
+    """Split tiles into ``folds`` spatially blocked folds for cross-fitting.
+
+    Tiles are grouped into square blocks as in :func:`blocked_split`. The blocks
+    are walked in a snake along the longer side of the area and cut into
+    ``folds`` contiguous runs with about equal numbers of tiles: stripes, whose
+    few borders cost few tiles. Every tile is held out by exactly one fold. A
+    fold's model trains on the tiles of the other folds; where they overlap its
+    held-out tiles, their labels must be hidden from it
+    (:meth:`TileDataset.blind_to` with :func:`holdout_region`), so that no
+    pixel a model scores out of sample was in its training data.
+
+    Raises:
+        InvalidInputError: fewer blocks than folds, or a fold left with no tile.
+    """
+    if folds < 2:
+        raise InvalidInputError(f"{folds} fold(s): cross-fitting needs at least 2", "--folds")
+    cells = _spatial_cells(index.geometry.bounds.to_numpy(), block_size)
+    unique, blocks = np.unique(cells, axis=0, return_inverse=True)
+    blocks = blocks.reshape(-1)
+    if len(unique) < folds:
+        raise InvalidInputError(
+            f"the tiles fall in {len(unique)} spatial blocks, too few for {folds} folds; "
+            "pass fewer --folds or a smaller --block-size",
+            "--folds",
+        )
+    span = unique.max(axis=0) - unique.min(axis=0)
+    along, across = (0, 1) if span[0] >= span[1] else (1, 0)
+    snake = np.where(unique[:, along] % 2 == 0, unique[:, across], -unique[:, across])
+    order = np.lexsort((snake, unique[:, along]))
+    counts = np.bincount(blocks)[order]
+    middle = np.cumsum(counts) - counts / 2
+    fold_of_block = np.empty(len(unique), np.int64)
+    fold_of_block[order] = np.minimum(middle * folds // counts.sum(), folds - 1)
+    ids = index["tile_id"].astype(str).to_numpy()
+    result = []
+    for fold in range(folds):
+        held = fold_of_block[blocks] == fold
+        if not held.any():
+            raise InvalidInputError(
+                f"fold {fold + 1} of {folds} holds out no tile; pass fewer --folds or a "
+                "smaller --block-size",
+                "--folds",
+            )
+        result.append(Fold(ids[held].tolist(), ids[~held].tolist()))
+    return result
+
+
+def holdout_region(index: gpd.GeoDataFrame, tile_ids: Sequence[str]) -> dict[str, str]:
+    """The union of some tiles' footprints, as stored in a model's meta (CRS WKT, WKT)."""
+    import shapely
+
+    picked = index[index["tile_id"].astype(str).isin(set(tile_ids))]
+    region = shapely.union_all(picked.geometry.to_numpy())
+    return {"crs": index.crs.to_wkt(), "wkt": shapely.to_wkt(region, rounding_precision=-1)}
+
+
+def folder_split(
+    names: Sequence[str], val_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[str], list[str]]:
+    """A random train/validation split of file names (for :class:`FolderDataset`).
+
+    Plain folders carry no footprints, so this split cannot be spatial: where
+    neighbouring patches are alike, validation scores are optimistic. Use
+    :func:`blocked_split` on a tile directory when that matters.
+
+    Returns:
+        Training and validation names, both sorted; each side holds at least one.
+    """
+    _check_fraction(val_fraction)
+    unique = sorted(set(names))
+    if len(unique) < 2:
+        raise InvalidInputError(f"{len(unique)} file cannot be split into training and validation")
+    n_val = min(max(round(val_fraction * len(unique)), 1), len(unique) - 1)
+    order = np.random.default_rng(seed).permutation(len(unique))
+    val = {unique[i] for i in order[:n_val]}
+    return [n for n in unique if n not in val], [n for n in unique if n in val]
+
+
+def _check_fraction(val_fraction: float) -> None:
+    if not 0 < val_fraction < 1:
+        raise InvalidInputError(f"{val_fraction} is outside (0, 1)", "--val-fraction")
+
+
+def _spatial_blocks(bounds: np.ndarray, block_size: float | None) -> np.ndarray:
+    """Block number of each footprint ``(minx, miny, maxx, maxy)`` on a square grid."""
+    _, blocks = np.unique(_spatial_cells(bounds, block_size), axis=0, return_inverse=True)
+    return blocks.reshape(-1)
+
+
+def _spatial_cells(bounds: np.ndarray, block_size: float | None) -> np.ndarray:
+    """Grid cell ``(column, row)`` of each footprint's centre on a square grid.
+
+    The default block (4 tile widths) is halved while all tiles fall in one
+    block, so that small data sets still split.
+    """
+    width = float(np.median(bounds[:, 2] - bounds[:, 0]))
+    if block_size is not None and not block_size > 0:
+        raise InvalidInputError(f"{block_size} is not a positive length", "--block-size")
+    size = block_size if block_size is not None else BLOCK_TILES * width
+    centres = (bounds[:, :2] + bounds[:, 2:]) / 2
+    origin = centres.min(axis=0)
+    while True:
+        cells = np.floor((centres - origin) / size).astype(np.int64)
+        if (cells != cells[0]).any():
+            return cells
+        if block_size is not None or not size > width / 4:
+            raise InvalidInputError(
+                f"all {len(bounds)} tiles fall in one spatial block of {size:g} map units; "
+                "pass a smaller block size",
+                "--block-size",
+            )
+        size /= 2
+
+
+def _pick_validation_blocks(
+    blocks: np.ndarray, val_fraction: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Boolean mask of the tiles in the blocks drawn for validation (never all blocks)."""
+    counts = np.bincount(blocks)
+    target = val_fraction * len(blocks)
+    chosen: list[int] = []
+    total = 0
+    for block in rng.permutation(len(counts)):
+        if total >= target or len(chosen) == len(counts) - 1:
+            break
+        if not chosen or abs(total + counts[block] - target) < abs(total - target):
+            chosen.append(int(block))
+            total += int(counts[block])
+    return np.isin(blocks, chosen)
+
+
+def _overlapping(footprints: np.ndarray, val: np.ndarray) -> np.ndarray:
+    """Mask of the footprints that share area with a validation footprint."""
+    import shapely
+
+    out = np.zeros(len(footprints), dtype=bool)
+    val_shapes = footprints[val]
+    tree = shapely.STRtree(val_shapes)
+    pairs = tree.query(footprints, predicate="intersects")
+    if pairs.size == 0:
+        return out
+    shared = shapely.area(shapely.intersection(footprints[pairs[0]], val_shapes[pairs[1]]))
+    tolerance = 1e-9 * float(np.median(shapely.area(footprints)))
+    out[pairs[0][shared > tolerance]] = True
+    return out

@@ -1,0 +1,82 @@
+"""The Lightning trainer of a run: checkpoints, early stopping, loggers and devices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from geonoise.errors import InvalidInputError
+from geonoise.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    pass
+
+
+def build_trainer(config: TrainConfig, run_dir: Path, *, progress: bool):
+    """A Lightning trainer with best/last checkpoints, early stopping and the loggers asked."""
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    checkpoints = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="best",
+        monitor="val_loss",
+        mode="min",
+        save_last=True,
+    )
+    stopping = EarlyStopping(monitor="val_loss", mode="min", patience=config.patience)
+    return L.Trainer(
+        default_root_dir=run_dir,
+        max_epochs=config.epochs,
+        accelerator=config.accelerator,
+        devices=_devices(config.devices),
+        strategy=config.strategy,
+        precision=config.precision,
+        callbacks=[checkpoints, stopping],
+        logger=build_loggers(config.loggers, run_dir),
+        enable_progress_bar=progress,
+        enable_model_summary=progress,
+        log_every_n_steps=1,
+        deterministic="warn",
+    )
+
+
+def build_loggers(names: list[str], run_dir: Path) -> list[Any]:
+    """CSV always (the curves are drawn from it); TensorBoard and W&B only when asked."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    loggers: list[Any] = [CSVLogger(run_dir, name="", version="")]
+    for name in names:
+        match name:
+            case "csv":
+                pass
+            case "tensorboard":
+                from lightning.pytorch.loggers import TensorBoardLogger
+
+                _require_module("tensorboard", "tensorboard")
+                loggers.append(TensorBoardLogger(run_dir, name="tensorboard", version=""))
+            case "wandb":
+                from lightning.pytorch.loggers import WandbLogger
+
+                _require_module("wandb", "wandb")
+                loggers.append(WandbLogger(save_dir=run_dir, project="geonoise"))
+            case _:
+                raise InvalidInputError(
+                    f"unknown logger {name!r} (csv, tensorboard, wandb)", option="--logger"
+                )
+    return loggers
+
+
+def _require_module(module: str, package: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise InvalidInputError(
+            f"the {module} logger needs `pip install {package}` (or "
+            "`pip install geonoise[loggers]`)",
+            option="--logger",
+        )
+
+
+def _devices(value: str) -> Any:
+    return int(value) if str(value).isdigit() else value
