@@ -109,7 +109,7 @@ def make_model_files(preset: str) -> tuple[Path, Path, float]:
     checkpoint, onnx_path = WORK / f"{preset}.ckpt", WORK / f"{preset}.onnx"
     save_model(checkpoint, NRNRSSEG(config), meta)
     summary = export_onnx(checkpoint, onnx_path, overwrite=True)
-    return checkpoint, onnx_path, summary["max_abs_diff"]
+    return checkpoint, onnx_path, summary.max_abs_diff
 
 
 def backends(

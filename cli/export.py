@@ -56,14 +56,14 @@ def export(
     """
     from geonoise.models.export import export_onnx
 
-    summary = export_onnx(model, output, opset=opset, check=check, overwrite=overwrite)
+    result = export_onnx(model, output, opset=opset, check=check, overwrite=overwrite)
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        click.echo(json.dumps(result.to_dict(), indent=2))
         return
-    if verbosity(ctx) >= 0 and summary["max_abs_diff"] is not None:
+    if verbosity(ctx) >= 0 and result.max_abs_diff is not None:
         click.echo(
-            f"ONNX Runtime matches PyTorch: max |difference| {summary['max_abs_diff']:.1e} "
-            f"on batches {summary['sizes_checked']} (N, H, W)",
+            f"ONNX Runtime matches PyTorch: max |difference| {result.max_abs_diff:.1e} "
+            f"on batches {result.sizes_checked} (N, H, W)",
             err=True,
         )
-    click.echo(summary["path"])
+    click.echo(result.path)

@@ -110,10 +110,6 @@ def tile(
     from geonoise import io
     from geonoise.data.tiling import TileOptions, plan_tiling, write_tiles
 
-    if overlap >= size:
-        raise click.BadParameter(
-            f"{overlap} must be smaller than --size {size}", param_hint="'--overlap'"
-        )
     io.check_output(output, overwrite)
     options = TileOptions(
         size=size,

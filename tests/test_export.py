@@ -38,10 +38,10 @@ def exported(model_file) -> tuple[Path, dict]:
 
 def test_export_checks_itself_against_torch(exported):
     path, summary = exported
-    assert summary["path"] == str(path) and summary["size"] == path.stat().st_size > 0
-    assert summary["opset"] == 17 and 0 <= summary["max_abs_diff"] <= 1e-4
-    assert summary["bands"] == BANDS and summary["multiple"] == 8
-    assert len({tuple(size) for size in summary["sizes_checked"]}) == 2
+    assert summary.path == str(path) and summary.size == path.stat().st_size > 0
+    assert summary.opset == 17 and 0 <= summary.max_abs_diff <= 1e-4
+    assert summary.bands == BANDS and summary.multiple == 8
+    assert len({tuple(size) for size in summary.sizes_checked}) == 2
 
 
 def test_graph_has_dynamic_batch_height_width(exported):

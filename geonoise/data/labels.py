@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -29,6 +29,10 @@ from geonoise.errors import GeoreferenceError, InvalidInputError, NoOverlapError
 if TYPE_CHECKING:
     import geopandas as gpd
     import rasterio
+    from pyproj import CRS
+    from rasterio.io import DatasetReader
+    from rasterio.windows import Window as RioWindow
+    from shapely import Polygon
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +42,7 @@ class LabelSource(Protocol):
 
     path: str
 
-    def read(self, window: Any) -> np.ndarray:
+    def read(self, window: RioWindow) -> np.ndarray:
         """uint8 class ids of ``window`` on the scene grid; 255 where unlabelled."""
 
     def close(self) -> None:
@@ -137,7 +141,7 @@ class RasterLabels:
                 "alignment differ); pass --resample-labels to resample it (nearest) onto it"
             )
 
-    def read(self, window: Any) -> np.ndarray:
+    def read(self, window: RioWindow) -> np.ndarray:
         from rasterio.windows import Window
 
         col, row = self._offset
@@ -180,7 +184,7 @@ class VectorLabels:
         self._features = _prepare_features(io.read_vector(path), path, scene, class_field)
         self._index = self._features.sindex
 
-    def read(self, window: Any) -> np.ndarray:
+    def read(self, window: RioWindow) -> np.ndarray:
         from rasterio.features import rasterize
         from rasterio.windows import bounds, transform
 
@@ -203,7 +207,7 @@ class VectorLabels:
 
 
 def _prepare_features(
-    features: gpd.GeoDataFrame, path: str, scene: Any, class_field: str | None
+    features: gpd.GeoDataFrame, path: str, scene: DatasetReader, class_field: str | None
 ) -> gpd.GeoDataFrame:
     """Valid, non-empty features in the scene CRS with their class id in ``_class``."""
     if features.crs is None:
@@ -243,13 +247,13 @@ def _class_values(features: gpd.GeoDataFrame, path: str, class_field: str | None
     return numeric.astype(np.uint8)
 
 
-def _raster_bounds_in(dataset: Any, crs: Any) -> tuple[float, float, float, float]:
+def _raster_bounds_in(dataset: DatasetReader, crs: CRS) -> tuple[float, float, float, float]:
     from rasterio.warp import transform_bounds
 
     return tuple(transform_bounds(dataset.crs, crs, *dataset.bounds))
 
 
-def _require_overlap(bounds: tuple[float, ...], scene: Any, path: str) -> None:
+def _require_overlap(bounds: tuple[float, ...], scene: DatasetReader, path: str) -> None:
     left, bottom, right, top = scene.bounds
     if not (bounds[0] < right and bounds[2] > left and bounds[1] < top and bounds[3] > bottom):
         raise NoOverlapError(
@@ -258,7 +262,7 @@ def _require_overlap(bounds: tuple[float, ...], scene: Any, path: str) -> None:
         )
 
 
-def _grid_offset(labels: Any, scene: Any) -> tuple[int, int] | None:
+def _grid_offset(labels: DatasetReader, scene: DatasetReader) -> tuple[int, int] | None:
     """(col, row) of the scene origin on the labels grid when both grids align, else None."""
     if labels.crs != scene.crs:
         return None
@@ -274,13 +278,13 @@ def _grid_offset(labels: Any, scene: Any) -> tuple[int, int] | None:
     return round(col), round(row)
 
 
-def _box(bounds: tuple[float, float, float, float]) -> Any:
+def _box(bounds: tuple[float, float, float, float]) -> Polygon:
     from shapely import box
 
     return box(*bounds)
 
 
-def _fmt(bounds: Any) -> str:
+def _fmt(bounds: Sequence[float]) -> str:
     return "(" + ", ".join(f"{v:.2f}" for v in bounds) + ")"
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from geonoise import io
 from geonoise.contracts import IGNORE
-from geonoise.data.labels import open_labels, pair_labels
+from geonoise.data.labels import LabelSource, open_labels, pair_labels
 from geonoise.data.tiledir import INDEX_LAYER, INDEX_NAME
 from geonoise.errors import GeonoiseError, InvalidInputError
 from geonoise.parallel import ordered_map
@@ -28,6 +28,7 @@ from geonoise.windows import Window, window_grid
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    from rasterio.io import DatasetReader
 
 #: Largest tile edge accepted (a tile is read into memory whole).
 MAX_TILE_SIZE = 8192
@@ -217,7 +218,7 @@ def _tile_chunk(
 _OPEN: dict[str, tuple[Any, Any]] = {}
 
 
-def _sources(plan: ScenePlan, options: TileOptions) -> tuple[Any, Any]:
+def _sources(plan: ScenePlan, options: TileOptions) -> tuple[DatasetReader, LabelSource | None]:
     if plan.name not in _OPEN:
         scene = io.open_scene(plan.scene)
         labels = _open_label_source(plan.labels, scene, options) if plan.labels else None
@@ -234,7 +235,12 @@ def _close_sources() -> None:
 
 
 def _tile_window(
-    plan: ScenePlan, window: Window, scene: Any, labels: Any, out_dir: Path, options: TileOptions
+    plan: ScenePlan,
+    window: Window,
+    scene: DatasetReader,
+    labels: LabelSource | None,
+    out_dir: Path,
+    options: TileOptions,
 ) -> TileRecord:
     rio_window = window.to_rasterio()
     image = io.read_window(scene, rio_window, fill_value=scene.nodata or 0)
@@ -342,7 +348,7 @@ def _scene_summary(plan: ScenePlan, records: Sequence[TileRecord]) -> dict[str, 
     }
 
 
-def _open_label_source(path: str, scene: Any, options: TileOptions):
+def _open_label_source(path: str, scene: DatasetReader, options: TileOptions) -> LabelSource:
     return open_labels(
         path,
         scene,

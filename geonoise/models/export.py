@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,28 @@ class ExportMismatchError(GeonoiseError):
     """The exported ONNX model does not compute what the PyTorch model computes."""
 
 
+@dataclass
+class ExportResult:
+    """An exported model: its file and size, and how it was checked against PyTorch.
+
+    Attributes:
+        max_abs_diff: Largest difference of probabilities from PyTorch (None unchecked).
+        sizes_checked: The ``(N, H, W)`` batches compared.
+    """
+
+    path: str
+    size: int
+    opset: int
+    max_abs_diff: float | None
+    sizes_checked: list[list[int]]
+    bands: int
+    classes: list[str]
+    multiple: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 def export_onnx(
     model_path: str | os.PathLike,
     output: str | os.PathLike,
@@ -63,7 +86,7 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
     check: bool = True,
     overwrite: bool = False,
-) -> dict[str, Any]:
+) -> ExportResult:
     """Write the model in ``model_path`` to ``output`` as ONNX with its metadata.
 
     Args:
@@ -74,8 +97,7 @@ def export_onnx(
         overwrite: Replace an existing ``output``.
 
     Returns:
-        A summary: ``path``, ``size`` (bytes), ``opset``, ``max_abs_diff`` (``None`` without
-        ``check``), ``sizes_checked``, ``bands``, ``classes``, ``multiple``.
+        What was written and how closely it matches PyTorch.
 
     Raises:
         OutputExistsError: If ``output`` exists and ``overwrite`` is false (before any work).
@@ -93,16 +115,16 @@ def export_onnx(
         _attach_metadata(temporary, meta, model.multiple)
         sizes = check_sizes(model.multiple) if check else []
         max_diff = compare_with_torch(module, temporary, sizes) if check else None
-    return {
-        "path": str(output),
-        "size": Path(output).stat().st_size,
-        "opset": opset,
-        "max_abs_diff": max_diff,
-        "sizes_checked": [list(size) for size in sizes],
-        "bands": meta.bands,
-        "classes": meta.class_names,
-        "multiple": model.multiple,
-    }
+    return ExportResult(
+        path=str(output),
+        size=Path(output).stat().st_size,
+        opset=opset,
+        max_abs_diff=max_diff,
+        sizes_checked=[list(size) for size in sizes],
+        bands=meta.bands,
+        classes=meta.class_names,
+        multiple=model.multiple,
+    )
 
 
 def _check_arguments(output: str | os.PathLike, opset: int) -> None:

@@ -29,11 +29,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geonoise.errors import InvalidInputError
-from geonoise.models.inference import predict_windows
+from geonoise.models.inference import Predictor, predict_windows
 
 if TYPE_CHECKING:
+    from affine import Affine
+    from pyproj import CRS
+    from shapely.geometry.base import BaseGeometry
+
     from geonoise.models.checkpoint import ModelMeta
-    from geonoise.models.inference import Predictor
 
 
 @dataclass
@@ -42,11 +45,11 @@ class Member:
 
     predictor: Predictor
     name: str
-    holdout: Any = None  # shapely geometry in ``holdout_crs``
-    holdout_crs: Any = None
+    holdout: BaseGeometry | None = None  # in ``holdout_crs``
+    holdout_crs: CRS | None = None
     _regions: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def region_in(self, crs: Any) -> Any:
+    def region_in(self, crs: CRS) -> BaseGeometry:
         """The held-out region in ``crs`` (cached per CRS)."""
         key = crs.to_wkt() if hasattr(crs, "to_wkt") else str(crs)
         if key not in self._regions:
@@ -56,7 +59,7 @@ class Member:
             self._regions[key] = series.to_crs(crs).iloc[0]
         return self._regions[key]
 
-    def allowed(self, transform: Any, shape: tuple[int, int], crs: Any) -> np.ndarray:
+    def allowed(self, transform: Affine, shape: tuple[int, int], crs: CRS) -> np.ndarray:
         """Boolean mask of the pixels of a window (``transform``, ``shape``) it may score."""
         if self.holdout is None:
             return np.ones(shape, bool)
@@ -115,7 +118,7 @@ class ModelSet:
         return total / len(self.members)
 
     def predict_at(
-        self, images: np.ndarray, transforms: list[Any], crs: Any, tta: bool = False
+        self, images: np.ndarray, transforms: list[Affine], crs: CRS, tta: bool = False
     ) -> np.ndarray:
         """Probabilities ``(N, K, H, W)`` of georeferenced windows, model by model per pixel.
 
@@ -145,7 +148,7 @@ class ModelSet:
         return total / masks.sum(axis=0)[:, None]
 
 
-def holdout_of(meta: ModelMeta) -> tuple[Any, Any]:
+def holdout_of(meta: ModelMeta) -> tuple[BaseGeometry | None, CRS | None]:
     """The held-out region of a model's meta as (shapely geometry, pyproj CRS), or Nones."""
     if not meta.holdout:
         return None, None
@@ -155,7 +158,9 @@ def holdout_of(meta: ModelMeta) -> tuple[Any, Any]:
     return shapely.from_wkt(meta.holdout["wkt"]), CRS.from_wkt(meta.holdout["crs"])
 
 
-def model_set(predictors: list[Any], names: list[str] | None = None, lanes: int = 1) -> ModelSet:
+def model_set(
+    predictors: list[Predictor], names: list[str] | None = None, lanes: int = 1
+) -> ModelSet:
     """A :class:`ModelSet` of predictors, each keeping to its meta's held-out region."""
     names = names or [f"model {i + 1}" for i in range(len(predictors))]
     members = []
@@ -196,7 +201,7 @@ def open_models(
     return model_set(predictors, [str(path) for path in paths], lanes)
 
 
-def as_model_set(predictor: Any) -> ModelSet:
+def as_model_set(predictor: Predictor | ModelSet) -> ModelSet:
     """``predictor`` itself if it is a set, else a set of that one model."""
     if isinstance(predictor, ModelSet):
         return predictor
