@@ -104,7 +104,8 @@ def vectorize(
       geonoise vectorize noise.tif -o suspects.fgb --threshold 0.7 --min-area 4 --fill-holes 1
       geonoise vectorize noise.tif -o suspects.gpkg --simplify 0.25 --json
     """
-    from geonoise.vectorize import VectorizeOptions, vectorize_file
+    from geonoise.vectorize.files import vectorize_file
+    from geonoise.vectorize.options import VectorizeOptions
 
     options = VectorizeOptions(
         threshold=threshold,

@@ -2,7 +2,7 @@
 
 A region is a 4-connected group of pixels whose noise score is at least the
 threshold (GDAL's polygonize connectivity). The raster is read in disjoint
-blocks cut from the shared window grid (:func:`geonoise.windows.axis_offsets`),
+blocks cut from the shared window grid (:func:`geonoise.windows.block_grid`),
 so memory stays flat in raster size. Each block's regions are labelled,
 polygonized with :func:`rasterio.features.shapes` in pixel coordinates and
 summarised (pixel count, score sum and maximum, class counts); regions that
@@ -11,35 +11,46 @@ unioned, which gives exactly the polygons of a whole-raster polygonization.
 Pixel coordinates are integers, so the union is exact; one affine transform
 then puts every polygon on the map. A region that touches no block edge is
 final as soon as its block is scanned, so the process that scanned the block
-also measures it, drops it if it is below ``--min-area`` and simplifies it
-(:func:`finish`); regions that touch a block edge (the raster's border included)
-are finished at the end, after the merge, and so is every region when holes are
-to be filled (a filled hole joins the regions inside it to its owner).
+also measures it, drops it if it is below ``--min-area`` and simplifies it;
+regions that touch a block edge (the raster's border included) are finished
+at the end, after the merge, and so is every region when holes are to be
+filled (a filled hole joins the regions inside it to its owner).
 
 With the class companion (``NOISE.classes.tif``: band 1 the given label, band 2
 the predicted class, 255 = none) each region gets the majority label and
-predicted class and a kind:
+predicted class and a kind: ``missing`` or ``spurious`` (a two-class building
+map where label and model disagree), ``boundary`` (such a region that is a
+sliver along an outline both agree on), ``class_change`` (a map with more
+classes) or ``unknown``; :mod:`geonoise.vectorize.attributes` has the rules.
 
-* ``class_change``: a map with more than two classes, label ≠ prediction;
-* for a two-class map (0 = background, 1 = building):
-  ``missing`` (label 0, model 1), ``spurious`` (label 1, model 0), or
-  ``boundary`` when the region is a sliver along an outline both agree on:
-  at least :data:`BOUNDARY_NEAR_SHARE` of its pixels lie within
-  ``boundary_width`` pixels (a square neighbourhood) of a pixel that label and
-  model both call building, and at most :data:`BOUNDARY_DEEP_SHARE` of its
-  pixels are farther than ``boundary_width`` pixels from the region's outline
-  (the region is at most about ``2 × boundary_width`` pixels thick);
-* ``unknown``: no class companion, no labelled or predicted pixel in the
-  region, or majority label = majority prediction.
+The package, in the order of the pass (import from the modules; importing
+the package itself loads nothing):
+
+* :mod:`~geonoise.vectorize.options`: :class:`VectorizeOptions`, checked once.
+* :mod:`~geonoise.vectorize.blocks`: a block read with a halo of context.
+* :mod:`~geonoise.vectorize.labelling`: a block labelled into regions.
+* :mod:`~geonoise.vectorize.regions`: :class:`Regions`, the per-region arrays.
+* :mod:`~geonoise.vectorize.merge`: seams between blocks, connected groups, merge.
+* :mod:`~geonoise.vectorize.geometry`: map coordinates, hole filling, simplification.
+* :mod:`~geonoise.vectorize.finishing`: areas in m², ``--min-area``, the finishing rules.
+* :mod:`~geonoise.vectorize.scan`: the block pass, in worker processes with ``--jobs``.
+* :mod:`~geonoise.vectorize.attributes`: majority classes, kinds, the attribute table.
+* :mod:`~geonoise.vectorize.polygonize`: :func:`vectorize` on open datasets.
+* :mod:`~geonoise.vectorize.writer`: output checks, the layer and its QGIS style.
+* :mod:`~geonoise.vectorize.files`: :func:`vectorize_file`, paths in, a summary out.
 """
 
 from __future__ import annotations
 
-# Imported back until the tests and the CLI import from the modules.
-from geonoise.vectorize.attributes import KINDS  # noqa: F401
-from geonoise.vectorize.files import Summary, classes_path_for, vectorize_file  # noqa: F401
-from geonoise.vectorize.geometry import simplify  # noqa: F401
-from geonoise.vectorize.labelling import square_reduce  # noqa: F401
-from geonoise.vectorize.merge import connected_groups  # noqa: F401
-from geonoise.vectorize.options import VectorizeOptions  # noqa: F401
-from geonoise.vectorize.polygonize import EmptyResultError, vectorize  # noqa: F401
+
+def __getattr__(name: str) -> object:
+    """``KINDS`` from its former home, for callers not yet moved (``tests/test_qgis.py``).
+
+    Loaded on first use, so that importing the package stays free; its home is
+    :data:`geonoise.vectorize.attributes.KINDS`.
+    """
+    if name == "KINDS":
+        from geonoise.vectorize.attributes import KINDS
+
+        return KINDS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

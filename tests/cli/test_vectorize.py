@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from geonoise.cli import vectorize as vectorize_module
 from geonoise.cli.main import GeonoiseGroup, cli
 from tests.conftest import CRS, write_scene
-from tests.test_vectorize import known_scene, write_classes, write_noise
+from tests.vectorize.conftest import known_scene, write_classes, write_noise
 
 
 def group() -> click.Group:

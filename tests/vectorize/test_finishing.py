@@ -1,0 +1,60 @@
+"""Finishing regions: areas in m² in any CRS, and --min-area inside blocks and across seams."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geonoise.vectorize.polygonize import EmptyResultError
+from tests.vectorize.conftest import run, write_noise
+
+
+def test_min_area_drops_small_polygons(tmp_path):
+    score = np.zeros((30, 30), "float32")
+    score[2:4, 2:4] = 1  # 1 m²
+    score[10:20, 10:20] = 1  # 25 m²
+    noise = write_noise(tmp_path / "n.tif", score)
+    assert len(run(noise)) == 2
+    kept = run(noise, min_area=2)
+    np.testing.assert_allclose(kept["area"], [25.0])
+    assert list(kept["id"]) == [1]
+    with pytest.raises(EmptyResultError, match="all 2 regions are smaller than --min-area 100"):
+        run(noise, min_area=100)
+    # blocks of 16 px: the 10×10 region crosses a seam (finished after the merge), the small
+    # one lies inside a block (finished by its block's scan)
+    with pytest.raises(EmptyResultError, match="all 2 regions are smaller than --min-area 100"):
+        run(noise, min_area=100, window_size=16)
+    np.testing.assert_allclose(run(noise, min_area=2, window_size=16)["area"], [25.0])
+
+
+def test_min_area_drops_regions_that_cross_seams_too(tmp_path):
+    score = np.zeros((30, 30), "float32")
+    score[12:16, 12:16] = 1  # 4 m² across the seams of 16-px blocks (starts 0 and 14)
+    noise = write_noise(tmp_path / "n.tif", score)
+    with pytest.raises(EmptyResultError, match="all 1 regions are smaller than --min-area 5"):
+        run(noise, min_area=5, window_size=16)
+    np.testing.assert_allclose(run(noise, min_area=4, window_size=16)["area"], [4.0])
+
+
+def test_engineering_crs_areas_use_its_unit(tmp_path):
+    """A local (engineering) CRS, as drone surveys have, is neither projected nor geographic."""
+    from rasterio.crs import CRS as RioCRS
+
+    local = RioCRS.from_wkt(
+        'LOCAL_CS["site",LOCAL_DATUM["site",0],UNIT["metre",1],'
+        'AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
+    )
+    score = np.zeros((40, 40), "float32")
+    score[5:10, 5:10] = 0.9
+    noise = write_noise(tmp_path / "n.tif", score, crs=local, res=2.0)
+    layer = run(noise)
+    np.testing.assert_allclose(layer["area"], [25 * 4.0])
+
+
+def test_geographic_crs_areas_are_square_metres(tmp_path):
+    score = np.zeros((20, 20), "float32")
+    score[5:15, 5:15] = 1
+    noise = write_noise(tmp_path / "n.tif", score, crs="EPSG:4326", origin=(10.0, 50.0), res=0.0001)
+    gdf = run(noise)
+    # 10 × 0.0001° ≈ 11.1 m north-south and ≈ 7.2 m east-west at 50° N.
+    np.testing.assert_allclose(gdf["area"][0], 111_200 * 0.001 * 71_700 * 0.001, rtol=0.02)
