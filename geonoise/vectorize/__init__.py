@@ -41,16 +41,3 @@ the package itself loads nothing):
 """
 
 from __future__ import annotations
-
-
-def __getattr__(name: str) -> object:
-    """``KINDS`` from its former home, for callers not yet moved (``tests/test_qgis.py``).
-
-    Loaded on first use, so that importing the package stays free; its home is
-    :data:`geonoise.vectorize.attributes.KINDS`.
-    """
-    if name == "KINDS":
-        from geonoise.vectorize.attributes import KINDS
-
-        return KINDS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

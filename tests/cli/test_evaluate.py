@@ -8,20 +8,15 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from shapely import box
 
 from geonoise import io
-from geonoise.cli.main import cli
 from tests.conftest import CRS, ORIGIN, RES, write_scene
+from tests.conftest import run_cli as run
 from tests.evaluation.conftest import write_noise, write_truth
 
 SIZE = 32
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def entries(path: Path) -> list[str]:

@@ -142,6 +142,7 @@ def shapes_batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return images, masks
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_simple_shapes() -> None:
     torch.manual_seed(0)
     images, masks = shapes_batch()

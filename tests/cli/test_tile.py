@@ -9,15 +9,10 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
-from click.testing import CliRunner
 from shapely import box
 
-from geonoise.cli.main import cli
-from tests.conftest import CRS, ORIGIN
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, [str(a) for a in args])
+from tests.conftest import CRS, LANDSAT, ORIGIN
+from tests.conftest import run_cli as run
 
 
 def entries(path: Path) -> list[str]:
@@ -151,7 +146,7 @@ def test_missing_scene_exits_2(tmp_path):
 
 def test_real_landsat_scene_six_bands(tmp_path):
     """The bundled Landsat 7 subset (6 bands, EPSG:31985) tiles with its grid intact."""
-    landsat = Path(__file__).parent / "data" / "L7_ETMs.tif"
+    landsat = LANDSAT
     out = tmp_path / "tiles"
     assert run("tile", landsat, "-o", out, "--size", 128, "--overlap", 16).exit_code == 0
     index = gpd.read_file(out / "tiles.gpkg")

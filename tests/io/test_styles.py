@@ -9,7 +9,7 @@ import pytest
 
 from geonoise.contracts import IGNORE
 from geonoise.io.styles import KIND_COLOURS, raster_style, style_path, vector_style
-from geonoise.vectorize import KINDS
+from geonoise.vectorize.attributes import KINDS
 
 
 def parse(path: Path) -> ET.Element:

@@ -16,8 +16,7 @@ from geonoise.detection.outputs import SceneOutputs
 from geonoise.detection.scenes import detect_scene
 from geonoise.errors import InvalidInputError
 from geonoise.models.modelset import model_set
-from tests.conftest import CRS, ORIGIN, RES
-from tests.test_detect import PixelModel, scene_with_labels
+from tests.conftest import CRS, ORIGIN, RES, PixelModel, scene_with_labels
 
 WIDTH, HEIGHT = 83, 61
 
@@ -114,7 +113,7 @@ def test_open_models_gives_lanes_to_onnx_on_the_cpu_only(tmp_path, monkeypatch):
     from geonoise import parallel
     from geonoise.models.export import export_onnx
     from geonoise.models.modelset import open_models
-    from tests.test_inference import make_model_file
+    from tests.conftest import make_model_file
 
     monkeypatch.setattr(parallel, "available_cpus", lambda: 4)
     checkpoint = make_model_file(tmp_path / "m.ckpt")

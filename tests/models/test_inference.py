@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from geonoise.errors import InvalidInputError, ReadError
-from geonoise.models.checkpoint import ModelMeta, read_checkpoint, save_model
+from geonoise.models.checkpoint import read_checkpoint
 from geonoise.models.export import export_onnx
 from geonoise.models.inference import (
     OnnxPredictor,
@@ -18,43 +18,7 @@ from geonoise.models.inference import (
     TorchPredictor,
     open_predictor,
 )
-from geonoise.models.nrn_rsseg import NRNRSSEG, model_config
-
-BANDS, CLASSES = 4, 3
-MEAN, STD = [90.0, 100.0, 110.0, 120.0], [20.0, 30.0, 40.0, 50.0]
-#: MEAN and STD shaped to broadcast over (N, bands, H, W).
-MEAN_PX = np.asarray(MEAN, np.float32)[:, None, None]
-STD_PX = np.asarray(STD, np.float32)[:, None, None]
-
-
-def make_model_file(path: Path, seed: int = 0) -> Path:
-    """A tiny NRN-RSSEG with random weights (4 bands, 3 classes) saved as a model file."""
-    torch.manual_seed(seed)
-    config = model_config("tiny", in_channels=BANDS, num_classes=CLASSES)
-    model = NRNRSSEG(config)
-    with torch.no_grad():  # non-trivial batch-norm statistics, as after training
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.5, 0.5)
-                module.running_var.uniform_(0.5, 2.0)
-    meta = ModelMeta(
-        model=config.to_dict(),
-        class_names=["background", "building", "road"],
-        band_mean=MEAN,
-        band_std=STD,
-        tile_size=64,
-        role="student",
-        training={"preset": "tiny", "epochs": 1},
-    )
-    save_model(path, model, meta)
-    return path
-
-
-def raw_pixels(batch: int, height: int, width: int, seed: int = 0) -> np.ndarray:
-    """Raw pixel values spread like the model's training data."""
-    rng = np.random.default_rng(seed)
-    noise = rng.standard_normal((batch, BANDS, height, width), dtype=np.float32)
-    return MEAN_PX + 2 * STD_PX * noise
+from tests.conftest import BANDS, CLASSES, MEAN_PX, STD_PX, make_model_file, raw_pixels
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,7 @@ from geonoise.cli.main import cli
 from geonoise.detection.options import DetectOptions
 from geonoise.detection.outputs import SceneOutputs
 from geonoise.detection.scenes import detect_scene
-from tests.conftest import write_scene
-from tests.test_detect import PixelModel
+from tests.conftest import PixelModel, write_scene
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 

@@ -8,18 +8,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from click.testing import CliRunner
 
-from geonoise.cli.main import cli
 from geonoise.errors import InvalidInputError, OutputExistsError, ReadError
 from geonoise.models.checkpoint import read_checkpoint
 from geonoise.models.export import ExportMismatchError, export_onnx
 from geonoise.models.inference import OnnxPredictor, open_predictor
-from tests.test_inference import BANDS, CLASSES, make_model_file, raw_pixels
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
+from tests.conftest import BANDS, CLASSES, make_model_file, raw_pixels
+from tests.conftest import run_cli as run
 
 
 @pytest.fixture(scope="module")

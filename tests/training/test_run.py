@@ -12,16 +12,14 @@ import pytest
 import shapely
 import torch
 import yaml
-from click.testing import CliRunner
 
-from geonoise.cli.main import cli
 from geonoise.models.checkpoint import load_model, read_checkpoint
+from tests.conftest import run_cli as run
+
+#: Every test here trains networks (a teacher for the module, and more).
+pytestmark = pytest.mark.slow
 
 FAST = ["--preset", "tiny", "--batch-size", "4", "--no-augment", "--lr", "0.01"]
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +222,7 @@ def test_config_file_and_flag_precedence(tiles, tmp_path):
 def test_repository_config_yaml_is_valid_and_matches_the_defaults():
     from geonoise.training.config import TrainConfig
 
-    content = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
+    content = yaml.safe_load((Path(__file__).parents[2] / "config.yaml").read_text())
     assert TrainConfig.from_mapping(content) == TrainConfig()
 
 

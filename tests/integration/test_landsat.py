@@ -9,26 +9,18 @@ grid intact, not how good the map is.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyogrio
 import pytest
 import rasterio
 import shapely
 import torch
-from click.testing import CliRunner
 
-from geonoise.cli.main import cli
 from geonoise.models.checkpoint import ModelMeta, save_model
 from geonoise.models.export import export_onnx
 from geonoise.models.nrn_rsseg import NRNRSSEG, model_config
-
-LANDSAT = Path(__file__).parent / "data" / "L7_ETMs.tif"
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
+from tests.conftest import LANDSAT
+from tests.conftest import run_cli as run
 
 
 @pytest.fixture(scope="module")

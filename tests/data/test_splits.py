@@ -1,0 +1,133 @@
+"""Spatially blocked splits and cross-fitting folds."""
+
+from __future__ import annotations
+
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pyproj import CRS as CRS_
+from shapely import box
+
+from geonoise.data.splits import blocked_split, folder_split, holdout_region, spatial_folds
+from geonoise.data.tiledir import read_tile_index
+from geonoise.errors import InvalidInputError
+from tests.conftest import CRS, ORIGIN
+from tests.data.conftest import assert_clean_split, grid_index, make_tiles
+
+
+def test_blocked_split_keeps_overlapping_neighbours_out_of_training():
+    index = grid_index(12, 12)  # tiles overlap their neighbours by 4 units
+    train, val = blocked_split(index, val_fraction=0.2, seed=3)
+    assert_clean_split(index, train, val)
+    assert 0.1 <= len(val) / len(index) <= 0.35
+    assert len(train) + len(val) < len(index)  # the ring around validation blocks is dropped
+    assert blocked_split(index, val_fraction=0.2, seed=3) == (train, val)
+    assert blocked_split(index, val_fraction=0.2, seed=4) != (train, val)
+    assert list(index.tile_id[index.tile_id.isin(val)]) == val  # index order
+
+
+def test_blocked_split_of_touching_tiles_keeps_all_of_them():
+    index = grid_index(8, 8, step=16.0)
+    train, val = blocked_split(index, val_fraction=0.25, block_size=32.0)
+    assert_clean_split(index, train, val)
+    assert len(train) + len(val) == 64 and len(val) == 16
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cols=st.integers(1, 9),
+    rows=st.integers(1, 9),
+    overlap=st.sampled_from([0.0, 2.0, 8.0]),
+    val_fraction=st.floats(0.05, 0.6),
+    seed=st.integers(0, 1000),
+)
+def test_blocked_split_properties(cols, rows, overlap, val_fraction, seed):
+    index = grid_index(cols, rows, step=16.0 - overlap)
+    if len(index) < 2:
+        with pytest.raises(InvalidInputError, match="cannot be split"):
+            blocked_split(index, val_fraction, seed=seed)
+        return
+    try:
+        train, val = blocked_split(index, val_fraction, seed=seed)
+    except InvalidInputError:
+        assert overlap > 0  # only overlapping neighbours can leave no training tile
+        return
+    assert_clean_split(index, train, val)
+    assert (train, val) == blocked_split(index, val_fraction, seed=seed)
+
+
+def test_blocked_split_across_scenes_on_the_same_ground(tmp_path):
+    root = make_tiles(tmp_path, scenes=2, origin=ORIGIN)  # two dates of one place
+    index = read_tile_index(root)
+    train, val = blocked_split(index, val_fraction=0.3, seed=1)
+    assert_clean_split(index, train, val)
+    assert {t.split("_r")[0] for t in train} == {"s0", "s1"}
+
+
+def test_blocked_split_of_scenes_far_apart(tmp_path):
+    index = read_tile_index(make_tiles(tmp_path, scenes=3, overlap=0))
+    train, val = blocked_split(index, val_fraction=0.3, seed=0)
+    assert_clean_split(index, train, val)
+    assert len(train) + len(val) == len(index) == 18
+
+
+def test_blocked_split_refuses_what_cannot_be_split():
+    with pytest.raises(InvalidInputError, match="cannot be split"):
+        blocked_split(grid_index(1, 1))
+    with pytest.raises(InvalidInputError, match="val-fraction"):
+        blocked_split(grid_index(3, 3), val_fraction=1.0)
+    with pytest.raises(InvalidInputError, match="one spatial block"):
+        blocked_split(grid_index(3, 3), block_size=1000.0)
+
+
+def test_folder_split_is_random_by_name_and_repeatable():
+    names = [f"p{i:03d}" for i in range(50)]
+    train, val = folder_split(names, 0.2, seed=7)
+    assert len(val) == 10 and sorted(train + val) == names and not set(train) & set(val)
+    assert folder_split(list(reversed(names)), 0.2, seed=7) == (train, val)
+    assert folder_split(names, 0.2, seed=8) != (train, val)
+    assert [len(side) for side in folder_split(["a", "b"], 0.01)] == [1, 1]
+    with pytest.raises(InvalidInputError, match="cannot be split"):
+        folder_split(["only"])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cols=st.integers(3, 9),
+    rows=st.integers(2, 9),
+    overlap=st.sampled_from([0.0, 4.0]),
+    folds=st.integers(2, 4),
+)
+def test_spatial_folds_hold_out_every_tile_once(cols, rows, overlap, folds):
+    index = grid_index(cols, rows, step=16.0 - overlap)
+    try:
+        plan = spatial_folds(index, folds, block_size=32.0)
+    except InvalidInputError as exc:
+        assert "block" in str(exc) or "holds out no tile" in str(exc)
+        return
+    assert len(plan) == folds
+    held = [t for fold in plan for t in fold.held_out]
+    assert sorted(held) == sorted(index.tile_id)  # each tile held out by exactly one fold
+    for fold in plan:
+        assert fold.held_out and sorted(fold.train + fold.held_out) == sorted(index.tile_id)
+    assert spatial_folds(index, folds, block_size=32.0) == plan
+
+
+def test_spatial_folds_balance_tiles_and_explain_too_few_blocks():
+    index = grid_index(8, 8, step=16.0)
+    plan = spatial_folds(index, 4, block_size=32.0)
+    assert [len(f.held_out) for f in plan] == [16, 16, 16, 16]
+    assert all(len(f.train) == 48 for f in plan)  # touching tiles share no area
+    with pytest.raises(InvalidInputError, match="4 spatial blocks, too few for 5 folds"):
+        spatial_folds(index, 5, block_size=64.0)
+    with pytest.raises(InvalidInputError, match="at least 2"):
+        spatial_folds(index, 1)
+
+
+def test_holdout_region_is_the_union_of_the_held_out_footprints():
+    index = grid_index(4, 1, step=16.0)
+    region = holdout_region(index, ["s_r0_c1", "s_r0_c2"])
+    geometry = shapely.from_wkt(region["wkt"])
+    assert geometry.equals(box(16, -16, 48, 0))
+    assert CRS_.from_wkt(region["crs"]) == CRS_.from_user_input(CRS)
