@@ -18,8 +18,8 @@ from .options import (
 )
 
 if TYPE_CHECKING:
+    from geonoise.detection.batch import SceneResult
     from geonoise.detection.options import DetectOptions
-    from geonoise.detection.scenes import SceneResult
 
 
 @click.command(short_help="Write per-pixel noise maps of scenes, or rank tiles by noise.")
@@ -200,7 +200,7 @@ def _scene_mode(
     detect_options: DetectOptions,
     options: dict[str, Any],
 ) -> None:
-    from geonoise.detection.scenes import detect_batch
+    from geonoise.detection.batch import detect_batch
     from geonoise.errors import GeonoiseError
 
     with progress_bar(ctx, "detect", "window") as progress:

@@ -31,7 +31,7 @@ from torch.utils.data import Dataset
 
 from geonoise import io
 from geonoise.contracts import IGNORE
-from geonoise.data.tiledir import INDEX_NAME, read_tile_index
+from geonoise.data.tiledir import INDEX_NAME, read_tile_index, require_tile_dir
 from geonoise.errors import InvalidInputError, ReadError
 
 if TYPE_CHECKING:
@@ -390,3 +390,21 @@ def _check_matching_stems(
 
 def _few(names: Sequence[str], count: int = 5) -> str:
     return ", ".join(names[:count]) + (", …" if len(names) > count else "")
+
+
+def open_tiles(
+    root: str | os.PathLike,
+    labels_dir: str | os.PathLike | None = None,
+    *,
+    cache: bool = True,
+    binary_255: bool = False,
+) -> PairDataset:
+    """A tile directory as a data set or, with ``labels_dir``, a folder of images and one of labels.
+
+    ``binary_255`` reads 255 in folder masks as class 1 (0/255 building masks)
+    instead of ignore.
+    """
+    if labels_dir is not None:
+        return FolderDataset(root, labels_dir, cache=cache, binary_255=binary_255)
+    require_tile_dir(root, "TILES", ", or pass a folder of images with --labels-dir")
+    return TileDataset(root, cache=cache)

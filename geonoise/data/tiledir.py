@@ -19,8 +19,6 @@ from geonoise.errors import InvalidInputError
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from geonoise.data.datasets import PairDataset
-
 #: Name of the index file, and of its layer, in a tile directory.
 INDEX_NAME = "tiles.gpkg"
 INDEX_LAYER = "tiles"
@@ -55,23 +53,3 @@ def require_tile_dir(root: str | os.PathLike, option: str, instead: str = "") ->
 def read_tile_index(root: str | os.PathLike, option: str = "TILES") -> gpd.GeoDataFrame:
     """The ``tiles`` layer of the tile directory ``root``."""
     return io.read_vector(require_tile_dir(root, option), layer=INDEX_LAYER)
-
-
-def open_tiles(
-    root: str | os.PathLike,
-    labels_dir: str | os.PathLike | None = None,
-    *,
-    cache: bool = True,
-    binary_255: bool = False,
-) -> PairDataset:
-    """A tile directory as a data set or, with ``labels_dir``, a folder of images and one of labels.
-
-    ``binary_255`` reads 255 in folder masks as class 1 (0/255 building masks)
-    instead of ignore.
-    """
-    from geonoise.data.datasets import FolderDataset, TileDataset
-
-    if labels_dir is not None:
-        return FolderDataset(root, labels_dir, cache=cache, binary_255=binary_255)
-    require_tile_dir(root, "TILES", ", or pass a folder of images with --labels-dir")
-    return TileDataset(root, cache=cache)

@@ -305,7 +305,7 @@ def rank_tile_dir(
 
     ``progress(done, total)`` is told of every tile.
     """
-    from geonoise.data.tiledir import open_tiles
+    from geonoise.data.datasets import open_tiles
     from geonoise.models.modelset import open_models
 
     io.check_output(output, overwrite)

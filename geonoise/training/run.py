@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from geonoise.contracts import default_class_names
-from geonoise.data.tiledir import open_tiles, read_tile_index
+from geonoise.data.datasets import open_tiles
+from geonoise.data.tiledir import read_tile_index
 from geonoise.errors import InvalidInputError
 from geonoise.training.config import Role, TrainConfig
 from geonoise.training.trainer import build_trainer

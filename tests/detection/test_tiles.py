@@ -27,7 +27,7 @@ def test_tile_scores_count_the_threshold_and_skip_unscored_pixels():
 
 def test_tile_ranking_orders_tiles_by_injected_noise(scene_factory, tmp_path):
     """Tiles whose labels were flipped on more pixels rank as noisier."""
-    from geonoise.data.tiledir import open_tiles
+    from geonoise.data.datasets import open_tiles
     from geonoise.data.tiling import TileOptions, plan_tiling, write_tiles
 
     clean = np.zeros((64, 128), "uint8")

@@ -85,7 +85,7 @@ def test_outputs_open_in_qgis_valid_styled_and_complete(tmp_path):
         ).exit_code
         == 0
     )
-    from geonoise.data.tiledir import open_tiles
+    from geonoise.data.datasets import open_tiles
     from geonoise.detection.tiles import RankOptions, rank_tiles
 
     rank_tiles(open_tiles(str(tiles)), PixelModel(), tmp_path / "rank", options, RankOptions())

@@ -155,7 +155,7 @@ def test_holdout_survives_onnx_export(tmp_path):
 
 
 def test_tile_mode_scores_each_tile_with_the_model_that_held_it_out(tmp_path):
-    from geonoise.data.tiledir import open_tiles
+    from geonoise.data.datasets import open_tiles
     from geonoise.data.tiling import TileOptions, plan_tiling, write_tiles
     from geonoise.detection.tiles import RankOptions, rank_tiles
 

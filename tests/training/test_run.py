@@ -116,7 +116,7 @@ def test_model_file_refuses_pickled_code(tmp_path, capfd):
 
 
 def test_student_keeps_the_teacher_frozen_and_in_eval_mode(tiles, teacher):
-    from geonoise.data.tiledir import open_tiles
+    from geonoise.data.datasets import open_tiles
     from geonoise.training.config import TrainConfig
     from geonoise.training.run import build_meta
     from geonoise.training.tasks import StudentTask, frozen
