@@ -189,7 +189,7 @@ def predicted_class(probs: np.ndarray) -> np.ndarray:
     """``probs.argmax(0)`` as uint8 for ``(K, rows, cols)`` probabilities (K ≤ 256).
 
     A running maximum over the classes: numpy's argmax along the first axis goes
-    pixel by pixel and took a tenth of detect's time beside a small model.
+    pixel by pixel, a large share of detect's time beside a small model.
     Ties go to the lower class, as with argmax.
     """
     best = probs[0].copy()

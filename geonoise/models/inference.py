@@ -158,8 +158,8 @@ class TorchPredictor:
         meta: Its metadata (bands, classes, normalisation).
         device: ``auto``, ``cpu``, ``cuda`` or any torch device string.
         channels_last: Run in the channels-last memory format, which lets oneDNN pick faster
-            convolution kernels on CPU (1.3-1.4× faster for the tiny and seed presets at 256²
-            and 512², see benchmarks/onnx.md). ``None``: on CPU only.
+            convolution kernels on CPU (faster for the tiny and seed presets: benchmarks/onnx.md).
+            ``None``: on CPU only.
     """
 
     def __init__(
