@@ -49,6 +49,25 @@ class LabelSource(Protocol):
         """Release the files behind the source."""
 
 
+class LabelReading(Protocol):
+    """How labels are read, as ``tile`` and ``detect`` both take it from their options."""
+
+    class_field: str | None
+    all_touched: bool
+    resample_labels: bool
+
+
+def open_labels_as(path: str, scene: DatasetReader, reading: LabelReading) -> LabelSource:
+    """:func:`open_labels` with the class field, burning and resampling of ``reading``."""
+    return open_labels(
+        path,
+        scene,
+        class_field=reading.class_field,
+        all_touched=reading.all_touched,
+        resample=reading.resample_labels,
+    )
+
+
 def pair_labels(scenes: Sequence[str], labels: Sequence[str]) -> list[str | None]:
     """The label source of each scene: one per scene in order, one for all, or none.
 

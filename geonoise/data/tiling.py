@@ -20,7 +20,7 @@ import numpy as np
 
 from geonoise import io
 from geonoise.contracts import IGNORE
-from geonoise.data.labels import LabelSource, open_labels, pair_labels
+from geonoise.data.labels import LabelSource, open_labels_as, pair_labels
 from geonoise.data.tiledir import INDEX_LAYER, INDEX_NAME
 from geonoise.errors import GeonoiseError, InvalidInputError
 from geonoise.parallel import ordered_map
@@ -129,7 +129,7 @@ def plan_tiling(
     ):
         with io.open_scene(scene_path) as scene:
             if label_path is not None:
-                _open_label_source(label_path, scene, options).close()
+                open_labels_as(label_path, scene, options).close()
             windows = window_grid(scene.width, scene.height, options.size, options.overlap)
         plans.append(ScenePlan(scene_path, label_path, name, windows))
     return plans
@@ -221,7 +221,7 @@ _OPEN: dict[str, tuple[Any, Any]] = {}
 def _sources(plan: ScenePlan, options: TileOptions) -> tuple[DatasetReader, LabelSource | None]:
     if plan.name not in _OPEN:
         scene = io.open_scene(plan.scene)
-        labels = _open_label_source(plan.labels, scene, options) if plan.labels else None
+        labels = open_labels_as(plan.labels, scene, options) if plan.labels else None
         _OPEN[plan.name] = (scene, labels)
     return _OPEN[plan.name]
 
@@ -346,13 +346,3 @@ def _scene_summary(plan: ScenePlan, records: Sequence[TileRecord]) -> dict[str, 
         "tiles_skipped": sum(reasons.values()),
         "skipped": dict(reasons),
     }
-
-
-def _open_label_source(path: str, scene: DatasetReader, options: TileOptions) -> LabelSource:
-    return open_labels(
-        path,
-        scene,
-        class_field=options.class_field,
-        all_touched=options.all_touched,
-        resample=options.resample_labels,
-    )

@@ -22,7 +22,7 @@ import numpy as np
 
 from geonoise import io
 from geonoise.contracts import IGNORE, NODATA
-from geonoise.data.labels import LabelSource, open_labels
+from geonoise.data.labels import LabelSource, open_labels_as
 from geonoise.detection.blending import Strip, blended_strips
 from geonoise.detection.options import DetectOptions
 from geonoise.detection.outputs import SCRATCH_OPTIONS, SceneOutputs, ScratchRasters, publish
@@ -122,7 +122,7 @@ def detect_scene(
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20))
         scene = stack.enter_context(io.open_scene(scene_path))
         _check_bands(models.meta, scene, scene_path)
-        labels = stack.enter_context(closing(_open_scene_labels(labels_path, scene, options)))
+        labels = stack.enter_context(closing(open_labels_as(labels_path, scene, options)))
         scratch = Path(
             stack.enter_context(
                 tempfile.TemporaryDirectory(prefix=".geonoise-", dir=outputs.noise.parent)
@@ -150,16 +150,6 @@ def _check_bands(meta: ModelMeta, scene: DatasetReader, scene_path: str) -> None
         raise InvalidInputError(
             f"the model takes {meta.bands} bands but {scene_path} has {scene.count}", "--model"
         )
-
-
-def _open_scene_labels(path: str, scene: DatasetReader, options: DetectOptions) -> LabelSource:
-    return open_labels(
-        path,
-        scene,
-        class_field=options.class_field,
-        all_touched=options.all_touched,
-        resample=options.resample_labels,
-    )
 
 
 def _score_scene(
