@@ -31,6 +31,7 @@ from torch.utils.data import Dataset
 
 from geonoise import io
 from geonoise.contracts import IGNORE
+from geonoise.data.labels import class_ids
 from geonoise.data.tiledir import INDEX_NAME, read_tile_index, require_tile_dir
 from geonoise.errors import InvalidInputError, ReadError
 
@@ -119,7 +120,7 @@ class PairDataset(Dataset):
         if cached is not None:
             return cached
         _, image_path, label_path = self.pairs[index]
-        image = _read_raster(image_path)
+        image, _ = _read_raster(image_path)
         label = _read_label(label_path)
         if image.shape[1:] != label.shape:
             raise InvalidInputError(
@@ -310,34 +311,30 @@ def _positions(known: Sequence[str], wanted: Sequence[str], where: str) -> list[
     return [positions[t] for t in wanted]
 
 
-def _read_raster(path: str) -> np.ndarray:
-    """All bands of a raster file as ``(bands, rows, cols)``; plain PNGs read quietly."""
+def _read_raster(path: str) -> tuple[np.ndarray, float | None]:
+    """All bands of a raster file as ``(bands, rows, cols)``, and its nodata.
+
+    Plain PNGs read quietly (they carry no georeference).
+    """
     from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with io.open_raster(path) as dataset:
             try:
-                return dataset.read()
+                return dataset.read(), dataset.nodata
             except RasterioError as exc:
                 raise ReadError(f"cannot read {path}: {exc}; is the file complete?") from exc
 
 
 def _read_label(path: str) -> np.ndarray:
-    """Band 1 of a label raster as uint8 class ids."""
-    label = _read_raster(path)
+    """Band 1 of a label raster as uint8 class ids (see :func:`~geonoise.data.labels.class_ids`)."""
+    label, nodata = _read_raster(path)
     if label.shape[0] != 1:
         raise InvalidInputError(
             f"{path} has {label.shape[0]} bands; labels must be one band of class ids"
         )
-    label = label[0]
-    if label.dtype != np.uint8:
-        if label.size and (label.min() < 0 or label.max() > IGNORE):
-            raise InvalidInputError(
-                f"{path} holds values outside 0..255; labels are class ids with 255 = ignore"
-            )
-        label = label.astype(np.uint8)
-    return label
+    return label[0] if label.dtype == np.uint8 else class_ids(label[0], nodata, path)
 
 
 def _label_lut(label_map: Mapping[int, int]) -> np.ndarray:

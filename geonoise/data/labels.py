@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -127,10 +127,11 @@ class RasterLabels:
         from rasterio.warp import Resampling
 
         labels = self._dataset
-        if not np.issubdtype(np.dtype(labels.dtypes[0]), np.integer):
+        dtype = np.dtype(labels.dtypes[0])
+        if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
             raise InvalidInputError(
-                f"{self.path} holds {labels.dtypes[0]} values; labels must be an integer "
-                "raster of class ids 0..254",
+                f"{self.path} holds {labels.dtypes[0]} values; labels must be a raster of "
+                "class ids 0..254 (integers, or floats holding whole numbers)",
                 option="--labels",
             )
         _require_overlap(_raster_bounds_in(labels, scene.crs), scene, self.path)
@@ -166,24 +167,55 @@ class RasterLabels:
         col, row = self._offset
         shifted = Window(window.col_off + col, window.row_off + row, window.width, window.height)
         values = io.read_window(self._source, shifted, indexes=1, fill_value=IGNORE)
-        nodata = self._source.nodata
-        ignore = values == nodata if nodata is not None else np.zeros(values.shape, bool)
-        ignore |= values == IGNORE
-        known = values[~ignore]
-        if known.size and (known.min() < 0 or known.max() > IGNORE - 1):
-            raise InvalidInputError(
-                f"{self.path} has class value {known.max() if known.max() > 0 else known.min()}; "
-                "labels must be class ids 0..254 (255 = ignore)",
-                option="--labels",
-            )
-        out = values.astype(np.uint8)
-        out[ignore] = IGNORE
-        return out
+
+        def where(r: int, c: int) -> str:
+            row, col = int(shifted.row_off) + r, int(shifted.col_off) + c
+            x, y = self._source.xy(row, col)
+            return f"row {row}, column {col} (x {x:.2f}, y {y:.2f})"
+
+        return class_ids(values, self._source.nodata, self.path, where)
 
     def close(self) -> None:
         if self._source is not self._dataset:
             self._source.close()
         self._dataset.close()
+
+
+def class_ids(
+    values: np.ndarray,
+    nodata: float | None,
+    source: str,
+    where: Callable[[int, int], str] | None = None,
+) -> np.ndarray:
+    """Label values as uint8 class ids, 255 where there is no label (nodata, NaN, 255).
+
+    Integer and float rasters alike: a float raster must hold whole numbers.
+
+    Raises:
+        InvalidInputError: a labelled pixel is not a whole class id 0..254; the message
+            names the first such value and ``where(row, col)`` it is.
+    """
+    ignore = values == IGNORE
+    floating = np.issubdtype(values.dtype, np.floating)
+    if floating:
+        ignore |= np.isnan(values)
+    if nodata is not None:
+        ignore |= np.isnan(values) if np.isnan(nodata) else values == nodata
+    bad = ~ignore & ((values < 0) | (values > IGNORE - 1))
+    if floating:
+        bad |= ~ignore & (values != np.floor(values))
+    if bad.any():
+        r, c = (int(i) for i in np.unravel_index(np.flatnonzero(bad)[0], bad.shape))
+        shown = f"{values[r, c]:g}" if floating else str(values[r, c])
+        place = where(r, c) if where is not None else f"row {r}, column {c}"
+        raise InvalidInputError(
+            f"{source} has class value {shown} at {place}; labels must be whole class ids "
+            "0..254 (255 = ignore)",
+            option="--labels",
+        )
+    out = np.where(ignore, 0, values).astype(np.uint8)
+    out[ignore] = IGNORE
+    return out
 
 
 class VectorLabels:

@@ -148,6 +148,23 @@ def test_folder_dataset_reads_geotiffs(tmp_path):
     assert sample["image"].shape == (4, 30, 40) and (sample["mask"] == 2).all()
 
 
+def test_folder_float_labels_read_as_class_ids_or_name_a_fraction(tmp_path):
+    (tmp_path / "img").mkdir(), (tmp_path / "lab").mkdir()
+    for name in ("a", "b"):
+        write_scene(tmp_path / "img" / f"{name}.tif", 8, 6, crs=None)
+    whole = np.full((1, 6, 8), 3.0, "float32")
+    whole[0, 0, :2] = -99999.0
+    write_scene(tmp_path / "lab" / "a.tif", 8, 6, data=whole, crs=None, nodata=-99999.0)
+    part = np.full((1, 6, 8), 1.0, "float32")
+    part[0, 2, 5] = 1.5
+    write_scene(tmp_path / "lab" / "b.tif", 8, 6, data=part, crs=None)
+    dataset = FolderDataset(tmp_path / "img", tmp_path / "lab")
+    mask = dataset[0]["mask"].numpy()
+    assert (mask[0, :2] == 255).all() and (mask[0, 2:] == 3).all() and (mask[1:] == 3).all()
+    with pytest.raises(InvalidInputError, match=r"b\.tif has class value 1\.5 at row 2, column 5"):
+        dataset[1]
+
+
 def test_folder_dataset_errors_name_the_problem(png_folders, tmp_path):
     images, labels, _ = png_folders
     empty = tmp_path / "empty"

@@ -284,9 +284,35 @@ def test_label_values_out_of_range_are_refused(scene_factory, tmp_path):
     opts = TileOptions(size=32)
     with pytest.raises(InvalidInputError, match="class value 300"):
         write_tiles(plan_tiling([str(scene)], [str(labels)], opts), tmp_path / "o", opts)
-    floats = scene_factory("f.tif", width=32, height=32, data=np.zeros((1, 32, 32), "float32"))
-    with pytest.raises(InvalidInputError, match="integer raster"):
-        plan_tiling([str(scene)], [str(floats)], opts)
+
+
+@pytest.mark.parametrize("nodata", [-99999.0, float("nan")])
+def test_float_labels_holding_whole_class_ids_are_read_as_classes(scene_factory, tmp_path, nodata):
+    """Classified rasters stored as float32 (as many GIS tools write them) tile like integers."""
+    scene = scene_factory(width=32, height=32)
+    classes = np.tile(np.arange(1, 9, dtype="float32"), (32, 4))[None]  # classes 1..8
+    classes[0, :4, :] = nodata
+    classes[0, 4, :3] = np.nan  # NaN is no label whatever the nodata
+    labels = scene_factory("lc.tif", width=32, height=32, data=classes, nodata=nodata)
+    opts = TileOptions(size=32)
+    out = tmp_path / "tiles"
+    write_tiles(plan_tiling([str(scene)], [str(labels)], opts), out, opts)
+    with rasterio.open(next((out / "labels").iterdir())) as tile_labels:
+        got = tile_labels.read(1)
+    expected = np.where(np.isnan(classes[0]) | (classes[0] == nodata), 255, classes[0])
+    np.testing.assert_array_equal(got, expected.astype("uint8"))
+
+
+def test_float_labels_with_a_fraction_name_the_first_one_and_where(scene_factory, tmp_path):
+    scene = scene_factory(width=32, height=32)
+    classes = np.ones((1, 32, 32), "float32")
+    classes[0, 7, 5] = 2.5
+    classes[0, 9, 1] = 0.25
+    labels = scene_factory("lc.tif", width=32, height=32, data=classes)
+    opts = TileOptions(size=32)
+    with pytest.raises(InvalidInputError, match=r"class value 2\.5 at row 7, column 5 \(x "):
+        write_tiles(plan_tiling([str(scene)], [str(labels)], opts), tmp_path / "o", opts)
+    assert not (tmp_path / "o").exists()
 
 
 def test_transform_of_tiles_matches_from_origin(scene_factory, tmp_path):
