@@ -28,6 +28,16 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
     return value
 
 
+def _values(ctx: click.Context, param: click.Parameter, value: Any) -> list[int] | None:
+    names = _names(ctx, param, value)
+    if names is None:
+        return None
+    try:
+        return [int(name) for name in names]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of class ids") from None
+
+
 def _names(ctx: click.Context, param: click.Parameter, value: Any) -> list[str] | None:
     if value is None or isinstance(value, list):
         return value
@@ -71,7 +81,15 @@ def training_options(command: Callable) -> Callable:
         click.option(
             "--class-names",
             callback=_names,
-            help="Comma-separated class names (default: background,building for 2).",
+            help="Comma-separated class names, one per class value in order "
+            "(default: background,building for 0/1 labels, class_<value> otherwise).",
+        ),
+        click.option(
+            "--class-values",
+            callback=_values,
+            metavar="V,V,…",
+            help="The label values the model learns (default: those present in the labels), "
+            "e.g. 1,2,3,4,5,6,7 when a class is missing from the training tiles.",
         ),
         click.option("--epochs", type=click.IntRange(1), default=d.epochs, show_default=True),
         click.option(

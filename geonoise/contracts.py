@@ -17,8 +17,8 @@ BACKGROUND = 0
 BUILDING = 1
 
 
-def default_class_names(num_classes: int) -> list[str]:
-    """``background, building`` for two classes, ``class_0 …`` otherwise."""
-    if num_classes == 2:
+def default_class_names(values: list[int]) -> list[str]:
+    """``background, building`` for the label values 0 and 1, ``class_<value>`` otherwise."""
+    if list(values) == [BACKGROUND, BUILDING]:
         return ["background", "building"]
-    return [f"class_{k}" for k in range(num_classes)]
+    return [f"class_{v}" for v in values]

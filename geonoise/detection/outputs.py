@@ -133,7 +133,7 @@ def publish(
                 source, tmp, resampling=resampling, creation_options=options.creation_options
             )
     raster_style(outputs.noise, "noise_score")
-    raster_style(outputs.classes, "classes", meta.class_names)
+    raster_style(outputs.classes, "classes", meta.class_names, meta.values)
     if outputs.quicklook is not None:
         from geonoise.io.plots import quicklook
 

@@ -170,26 +170,43 @@ def _score_scene(
         ScoreAccumulator(), ThresholdAccumulator(meta.num_classes), scratch / "noise.tif"
     )
     rasters = ScratchRasters.create(scratch, scene, meta, keep_probs)
+    classes = _ClassCodes(meta.label_lut(), meta.value_lut())
     try:
         for strip in blended_strips(scene, models, size, options, on_window):
             rows = strip.valid.shape[0]
             label = labels.read(Window(0, strip.top, scene.width, rows))
             check_label_classes(label, meta, labels.path, strip.valid)
-            _write_strip(rasters, strip, label, scoring)
+            _write_strip(rasters, strip, label, classes, scoring)
     finally:
         rasters.close()
     if options.confident_learning:
         thresholds = scoring.thresholds.thresholds()
         scoring.noise_source, scoring.scores = _rescore_confident_learning(
-            scene, scratch, thresholds
+            scene, scratch, thresholds, classes.to_output
         )
     return scoring
 
 
+@dataclass(frozen=True)
+class _ClassCodes:
+    """Label values ↔ the model's output classes (see :attr:`ModelMeta.class_values`)."""
+
+    to_output: np.ndarray  # 256 entries: label value → output class, 255 if unknown
+    to_value: np.ndarray  # output class → label value
+
+
 def _write_strip(
-    rasters: ScratchRasters, strip: Strip, label: np.ndarray, scoring: _Scoring
+    rasters: ScratchRasters,
+    strip: Strip,
+    label: np.ndarray,
+    classes: _ClassCodes,
+    scoring: _Scoring,
 ) -> None:
-    """Score a strip against its labels (self-confidence) and write it, chunk by chunk."""
+    """Score a strip against its labels (self-confidence) and write it, chunk by chunk.
+
+    The classes raster holds label values (the given label and the prediction alike);
+    scores index the model's outputs by the label's output class.
+    """
     from rasterio.windows import Window
 
     rows, width = strip.weights.shape
@@ -198,23 +215,31 @@ def _write_strip(
         window = Window(start, strip.top, cols.stop - start, rows)
         sums, usable = strip.sums[:, :, cols], strip.valid[:, cols]
         given = np.where(usable, label[:, cols], IGNORE).astype(np.uint8, copy=False)
-        predicted = np.where(usable, predicted_class(sums), IGNORE).astype(np.uint8, copy=False)
-        p_label = label_probability(sums, given, strip.weights[:, cols])
+        output = classes.to_output[given]
+        predicted = np.where(usable, classes.to_value[predicted_class(sums)], IGNORE)
+        p_label = label_probability(sums, output, strip.weights[:, cols])
         known = ~np.isnan(p_label)  # a model that gave NaN scores nothing there
         score = np.where(known, 1.0 - p_label, np.float32(NODATA)).astype(np.float32, copy=False)
         scoring.scores.add(score, known)
-        scoring.thresholds.add(p_label, given)  # pixels whose label is no class are left out
+        scoring.thresholds.add(p_label, output)  # pixels whose label is no class are left out
         rasters.noise.write(score[None], window=window)
-        rasters.classes.write(np.stack([given, predicted]), window=window)
+        rasters.classes.write(np.stack([given, predicted.astype(np.uint8)]), window=window)
         if rasters.probs is not None:
             probs = strip.probabilities(cols)
             rasters.probs.write(np.where(usable, probs, NODATA).astype(np.float32), window=window)
 
 
 def _rescore_confident_learning(
-    scene: DatasetReader, scratch: Path, thresholds: np.ndarray, rows: int = 512
+    scene: DatasetReader,
+    scratch: Path,
+    thresholds: np.ndarray,
+    to_output: np.ndarray,
+    rows: int = 512,
 ) -> tuple[Path, ScoreAccumulator]:
-    """Second pass for confident learning: scores from the stored probabilities."""
+    """Second pass for confident learning: scores from the stored probabilities.
+
+    ``to_output`` maps the stored label values to the model's output classes.
+    """
     from rasterio.windows import Window
 
     scores = ScoreAccumulator()
@@ -239,7 +264,7 @@ def _rescore_confident_learning(
         for top in range(0, scene.height, rows):
             window = Window(0, top, scene.width, min(rows, scene.height - top))
             probs = probs_src.read(window=window)
-            label = classes_src.read(1, window=window)
+            label = to_output[classes_src.read(1, window=window)]
             score = confident_learning(probs, label, thresholds)
             scores.add(score)
             writer.write(np.nan_to_num(score, nan=NODATA)[None].astype(np.float32), window=window)

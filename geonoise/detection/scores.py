@@ -204,12 +204,15 @@ def predicted_class(probs: np.ndarray) -> np.ndarray:
 def check_label_classes(
     label: np.ndarray, meta: ModelMeta, source: str, valid: np.ndarray | None = None
 ) -> None:
-    """Refuse labels (where ``valid``) holding a class the model does not know."""
+    """Refuse labels (where ``valid``) holding a class value the model does not know."""
     known = label != IGNORE if valid is None else valid & (label != IGNORE)
-    unknown = label[known & (label >= meta.num_classes)]
+    unknown = label[known & (meta.label_lut()[label] == IGNORE)]
     if unknown.size:
+        classes = ", ".join(
+            f"{v} ({n})" for v, n in zip(meta.values, meta.class_names, strict=True)
+        )
         raise InvalidInputError(
-            f"{source} has class {int(unknown.max())}, but the model knows only classes "
-            f"0..{meta.num_classes - 1} ({', '.join(meta.class_names)})",
+            f"{source} has class {int(unknown.max())}, but the model knows only the classes "
+            f"{classes}",
             "--labels",
         )

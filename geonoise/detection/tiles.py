@@ -238,9 +238,10 @@ def _placements(
 
 
 def _labels(sample: Sample, meta: ModelMeta) -> np.ndarray:
+    """A tile's labels as the model's output classes (255 = ignore)."""
     label = sample["mask"].numpy().astype(np.uint8)
     check_label_classes(label, meta, f"tile {sample['tile_id']}")
-    return label
+    return meta.label_lut()[label]
 
 
 def _write_noise_tile(

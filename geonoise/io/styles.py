@@ -65,6 +65,7 @@ def raster_style(
     path: str | os.PathLike,
     kind: Literal["noise_score", "classes"] = "noise_score",
     class_names: Sequence[str] = ("background", "building"),
+    class_values: Sequence[int] | None = None,
 ) -> Path:
     """Write the QGIS style of a geonoise raster beside it and return the ``.qml`` path.
 
@@ -73,7 +74,8 @@ def raster_style(
         kind: ``"noise_score"``: band 1 as a pseudocolour ramp over 0..1, transparent
             at 0 and yellow → red towards 1. ``"classes"``: band 1 paletted by class
             id, 255 (ignore) transparent.
-        class_names: Legend names of class ids 0, 1, … (``"classes"`` only).
+        class_names: Legend names of the classes (``"classes"`` only).
+        class_values: Their values in the raster; default ``0, 1, …``.
 
     Returns:
         The path of the ``.qml`` written.
@@ -82,7 +84,7 @@ def raster_style(
         case "noise_score":
             text = noise_score_qml()
         case "classes":
-            text = classes_qml(class_names)
+            text = classes_qml(class_names, class_values)
         case _:
             raise ValueError(f"unknown raster style kind: {kind!r}")
     return _write(path, text)
@@ -177,11 +179,15 @@ def noise_score_qml() -> str:
     return _root(_pipe(renderer))
 
 
-def classes_qml(class_names: Sequence[str]) -> str:
-    """QML of a class raster: band 1 paletted by class id, 255 (ignore) transparent."""
+def classes_qml(class_names: Sequence[str], class_values: Sequence[int] | None = None) -> str:
+    """QML of a class raster: band 1 paletted by class value, 255 (ignore) transparent.
+
+    ``class_values`` are the raster values of the named classes (default ``0, 1, …``).
+    """
+    values = list(range(len(class_names))) if class_values is None else list(class_values)
     entries = [
-        (index, CLASS_PALETTE[index % len(CLASS_PALETTE)], 255, f"{index}: {name}")
-        for index, name in enumerate(class_names)
+        (value, CLASS_PALETTE[index % len(CLASS_PALETTE)], 255, f"{value}: {name}")
+        for index, (value, name) in enumerate(zip(values, class_names, strict=True))
     ]
     entries.append((IGNORE, (0, 0, 0), 0, f"{IGNORE}: ignore"))
     palette = "".join(

@@ -17,9 +17,11 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from geonoise import __version__
+from geonoise.contracts import IGNORE
 from geonoise.errors import InvalidInputError, ReadError
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
     from geonoise.models.nrn_rsseg import NRNRSSEG
@@ -42,6 +44,9 @@ class ModelMeta:
     #: Where this model never saw a label (cross-fitting): ``{"crs": WKT, "wkt": geometry}``.
     #: None for a model that may score anywhere. See :mod:`geonoise.models.modelset`.
     holdout: dict[str, str] | None = None
+    #: The label value of each class the model outputs, in output order (e.g. ``[1, …, 7]``
+    #: for land cover labelled 1..7). None: ``0 .. num_classes - 1`` (files before 0.2).
+    class_values: list[int] | None = None
 
     @property
     def bands(self) -> int:
@@ -50,6 +55,27 @@ class ModelMeta:
     @property
     def num_classes(self) -> int:
         return int(self.model["num_classes"])
+
+    @property
+    def values(self) -> list[int]:
+        """The label value of each output class, in output order."""
+        if self.class_values is None:
+            return list(range(self.num_classes))
+        return [int(v) for v in self.class_values]
+
+    def label_lut(self) -> np.ndarray:
+        """256 entries: label value → output class; 255 for values the model does not know."""
+        import numpy as np
+
+        lut = np.full(256, IGNORE, np.uint8)
+        lut[self.values] = np.arange(self.num_classes, dtype=np.uint8)
+        return lut
+
+    def value_lut(self) -> np.ndarray:
+        """Output class → label value (uint8), to write predictions as labels are written."""
+        import numpy as np
+
+        return np.asarray(self.values, np.uint8)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,12 +135,20 @@ def load_model(path: str | os.PathLike) -> tuple[NRNRSSEG, ModelMeta]:
     return model.eval(), meta
 
 
-def check_compatible(meta: ModelMeta, bands: int, num_classes: int, what: str, option: str) -> None:
-    """Refuse a model whose bands or classes do not fit data with ``bands`` and ``num_classes``."""
+def check_compatible(
+    meta: ModelMeta, bands: int, values: list[int], what: str, option: str
+) -> None:
+    """Refuse a model whose bands or class values do not fit data with ``bands`` and ``values``."""
     problems = []
     if meta.bands != bands:
         problems.append(f"it takes {meta.bands} bands, the data has {bands}")
-    if meta.num_classes != num_classes:
-        problems.append(f"it knows {meta.num_classes} classes, the data needs {num_classes}")
+    if meta.values != list(values):
+        problems.append(
+            f"it knows the classes {_listed(meta.values)}, the data needs {_listed(values)}"
+        )
     if problems:
         raise InvalidInputError(f"{what} does not fit: " + "; ".join(problems), option=option)
+
+
+def _listed(values: list[int]) -> str:
+    return ", ".join(str(v) for v in values)

@@ -85,7 +85,11 @@ class ModelSet:
         first = members[0].predictor.meta
         for member in members[1:]:
             meta = member.predictor.meta
-            if (meta.bands, meta.class_names) != (first.bands, first.class_names):
+            if (meta.bands, meta.class_names, meta.values) != (
+                first.bands,
+                first.class_names,
+                first.values,
+            ):
                 raise InvalidInputError(
                     f"{member.name} takes {meta.bands} bands and classes "
                     f"{', '.join(meta.class_names)}; {members[0].name} takes {first.bands} and "

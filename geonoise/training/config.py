@@ -24,6 +24,7 @@ class TrainConfig:
     base_width: int | None = None
     depth: int | None = None
     class_names: list[str] | None = None
+    class_values: list[int] | None = None
     epochs: int = 40
     batch_size: int = 8
     lr: float = 2e-3

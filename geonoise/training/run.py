@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from geonoise.contracts import default_class_names
+from geonoise.contracts import BACKGROUND, BUILDING, IGNORE, default_class_names
 from geonoise.data.datasets import open_tiles
 from geonoise.data.tiledir import read_tile_index
 from geonoise.errors import InvalidInputError
@@ -79,19 +79,52 @@ def split_data(dataset: PairDataset, config: TrainConfig) -> tuple[PairDataset, 
     return dataset.subset(train_ids), dataset.subset(val_ids)
 
 
+def class_values(present: list[int], declared: list[int] | None) -> list[int]:
+    """The label values a model learns: those declared, else those present in the labels.
+
+    A model needs two classes at least: a single value present gets 0 (or 1) beside it.
+
+    Raises:
+        InvalidInputError: a declared value outside 0..254, or one declared twice, or a
+            value present in the labels that the declaration leaves out.
+    """
+    if declared is not None:
+        values = sorted(set(int(v) for v in declared))
+        if len(values) != len(declared) or not all(0 <= v < IGNORE for v in values):
+            raise InvalidInputError(
+                f"{declared} must be distinct class ids 0..254", option="--class-values"
+            )
+        missing = sorted(set(present) - set(values))
+        if missing:
+            raise InvalidInputError(
+                f"the labels hold the classes {', '.join(map(str, missing))} too; declare them",
+                option="--class-values",
+            )
+        return values
+    values = sorted(set(int(v) for v in present))
+    if not values:
+        return [BACKGROUND, BUILDING]
+    if len(values) == 1:
+        other = BUILDING if values[0] == BACKGROUND else BACKGROUND
+        values = sorted({values[0], other})
+    return values
+
+
 def build_meta(train_set: PairDataset, config: TrainConfig, role: Role) -> dict[str, Any]:
     """The model description: preset plus overrides, bands, classes, normalisation."""
     from geonoise.data.stats import compute_band_stats
     from geonoise.models.checkpoint import ModelMeta
     from geonoise.models.nrn_rsseg import model_config
 
-    num_classes = max(2, max(train_set.class_ids, default=1) + 1)
-    names = config.class_names or default_class_names(num_classes)
-    if len(names) != num_classes:
+    values = class_values(train_set.class_ids, config.class_values)
+    names = config.class_names or default_class_names(values)
+    if len(names) != len(values):
         raise InvalidInputError(
-            f"{len(names)} class names for {num_classes} classes in the labels",
+            f"{len(names)} class names for the {len(values)} classes "
+            f"{', '.join(map(str, values))} of the labels",
             option="--class-names",
         )
+    num_classes = len(values)
     overrides = {
         k: v
         for k, v in (("base_width", config.base_width), ("depth", config.depth))
@@ -104,6 +137,7 @@ def build_meta(train_set: PairDataset, config: TrainConfig, role: Role) -> dict[
     return ModelMeta(
         model=model.to_dict(),
         class_names=list(names),
+        class_values=values,
         band_mean=stats.mean,
         band_std=stats.std,
         tile_size=train_set.tile_size,

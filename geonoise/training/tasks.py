@@ -55,6 +55,8 @@ class SegmentationTask(L.LightningModule):
         shape = (1, -1, 1, 1)
         self.register_buffer("band_mean", torch.tensor(self.meta.band_mean).view(shape), False)
         self.register_buffer("band_std", torch.tensor(self.meta.band_std).view(shape), False)
+        lut = torch.from_numpy(self.meta.label_lut().astype("int64"))
+        self.register_buffer("class_lut", lut, False)  # label value → output class
 
     def configure_models(self) -> None:
         self.model = NRNRSSEG(ModelConfig.from_dict(self.meta.model))
@@ -76,6 +78,7 @@ class SegmentationTask(L.LightningModule):
 
     def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict:
         batch["image"] = (batch["image"] - self.band_mean) / self.band_std
+        batch["mask"] = self.class_lut[batch["mask"]]  # label values → output classes
         if self.training and self.augment is not None and not self.trainer.sanity_checking:
             batch = self.augment(batch)
         return batch
@@ -158,7 +161,7 @@ class StudentTask(SegmentationTask):
         check_compatible(
             teacher_meta,
             self.meta.bands,
-            self.meta.num_classes,
+            self.meta.values,
             f"teacher {self._teacher_path}",
             "--teacher",
         )

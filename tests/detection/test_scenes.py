@@ -175,3 +175,29 @@ def test_errors_leave_no_output(tmp_path):
         DetectOptions(window=20).window_for(PixelModel())
     leftovers = sorted(p.name for p in tmp_path.iterdir())
     assert leftovers == ["labels.tif", "many.tif", "scene.tif"]
+
+
+def test_label_values_other_than_0_and_1_are_scored_and_written_as_values(tmp_path):
+    """A model of the classes 3 and 7: scores pick p(7) for label 7; predictions are 3 or 7."""
+    scene, _, data, label = scene_with_labels(tmp_path, 40, 40, nodata_corner=False)
+    values = np.where(label == 1, 7, np.where(label == 0, 3, label)).astype("uint8")
+    labels = write_scene(tmp_path / "values.tif", 40, 40, data=values[None])
+    model = PixelModel()
+    model.meta.class_values = [3, 7]
+    options = DetectOptions(window=16, overlap=4, quicklook=False, tta=False)
+    outputs = SceneOutputs.beside(tmp_path / "noise.tif", options)
+    detect_scene(str(scene), str(labels), model, outputs, options)
+    p_seven = data[0] / 255.0
+    expected = np.where(values == 7, 1 - p_seven, p_seven)
+    with rasterio.open(outputs.noise) as noise, rasterio.open(outputs.classes) as classes:
+        score, (given, predicted) = noise.read(1), classes.read()
+    labelled = values != 255
+    np.testing.assert_allclose(score[labelled], expected[labelled], atol=1e-6)
+    np.testing.assert_array_equal(given, values)
+    assert set(np.unique(predicted[labelled])) <= {3, 7}
+    np.testing.assert_array_equal(predicted[labelled] == 7, (p_seven > 0.5)[labelled])
+    bad = write_scene(tmp_path / "bad.tif", 40, 40, data=np.ones((1, 40, 40), "uint8"))
+    with pytest.raises(InvalidInputError, match=r"has class 1, but .* classes 3 \(background\)"):
+        detect_scene(
+            str(scene), str(bad), model, SceneOutputs.beside(tmp_path / "b.tif", options), options
+        )
