@@ -23,7 +23,7 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import numpy as np
 import torch
@@ -64,10 +64,10 @@ class PairDataset(Dataset):
         self.pairs = list(pairs)
         self.cache = cache
         self._lut = _label_lut(label_map) if label_map else None
-        self._cached: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._cached: dict[int, _Tile] = {}
         #: Tile id → pixels whose labels this data set must not show (read as IGNORE).
         self._blind: dict[str, np.ndarray] = {}
-        image, _ = self._arrays(0)
+        image = self._arrays(0).image
         self.band_count: int = image.shape[0]
         self.tile_shape: tuple[int, int] = (image.shape[1], image.shape[2])
 
@@ -81,12 +81,16 @@ class PairDataset(Dataset):
 
     def __getitem__(self, index: int) -> Sample:
         index = range(len(self.pairs))[index]  # negative indices; IndexError past the end
-        image, label = self._arrays(index)
+        tile = self._arrays(index)
+        label = tile.label
         blind = self._blind.get(self.pairs[index][0])
         if blind is not None:
             label = np.where(blind, IGNORE, label)
+        image = tile.image.astype(np.float32)
+        if tile.missing is not None:
+            image[:, tile.missing] = np.nan  # normalised to the band mean on the device
         return {
-            "image": torch.from_numpy(image.astype(np.float32)),
+            "image": torch.from_numpy(image),
             "mask": torch.from_numpy(label.astype(np.int64)),
             "tile_id": self.pairs[index][0],
         }
@@ -115,12 +119,12 @@ class PairDataset(Dataset):
         for index in range(len(self)):
             self._arrays(index)
 
-    def _arrays(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def _arrays(self, index: int) -> _Tile:
         cached = self._cached.get(index)
         if cached is not None:
             return cached
         _, image_path, label_path = self.pairs[index]
-        image, _ = _read_raster(image_path)
+        image, nodata = _read_raster(image_path)
         label = _read_label(label_path)
         if image.shape[1:] != label.shape:
             raise InvalidInputError(
@@ -130,9 +134,29 @@ class PairDataset(Dataset):
             )
         if self._lut is not None:
             label = self._lut[label]
+        tile = _Tile(image, label, _missing(image, nodata))
         if self.cache:
-            self._cached[index] = (image, label)
-        return image, label
+            self._cached[index] = tile
+        return tile
+
+
+class _Tile(NamedTuple):
+    """A tile's pixels (in the file's data type) and labels, and where it has no data."""
+
+    image: np.ndarray
+    label: np.ndarray
+    missing: np.ndarray | None  # (H, W) bool, None where every pixel has data
+
+
+def _missing(image: np.ndarray, nodata: float | None) -> np.ndarray | None:
+    """Pixels without data: every band at nodata (as GDAL's dataset mask), or NaN."""
+    missing = np.zeros(image.shape[1:], bool)
+    if nodata is not None:
+        at_nodata = np.isnan(image) if np.isnan(nodata) else image == nodata
+        missing |= at_nodata.all(axis=0)
+    if np.issubdtype(image.dtype, np.floating):
+        missing |= np.isnan(image).any(axis=0)
+    return missing if missing.any() else None
 
 
 class TileDataset(PairDataset):
@@ -281,7 +305,7 @@ class FolderDataset(PairDataset):
             present = np.zeros(256, dtype=bool)
             for index, (_, _, label_path) in enumerate(self.pairs):
                 cached = self._cached.get(index)
-                label = cached[1] if cached is not None else _read_label(label_path)
+                label = cached.label if cached is not None else _read_label(label_path)
                 if cached is None and self._lut is not None:
                     label = self._lut[label]
                 present |= np.bincount(label.ravel(), minlength=256) > 0

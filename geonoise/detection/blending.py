@@ -157,7 +157,10 @@ def _predicted_batches(
             for w, image in zip(batch, images, strict=True)
         ]
         transforms = [scene.window_transform(w.to_rasterio()) for w in batch]
-        return np.stack(images).astype(np.float32), valid, transforms
+        stacked = np.stack(images).astype(np.float32)
+        for pixels, usable in zip(stacked, valid, strict=True):
+            pixels[:, ~usable] = np.nan  # no data: the model fills in the band mean
+        return stacked, valid, transforms
 
     starts = range(0, len(windows), options.batch_size)
     batches = [windows[start : start + options.batch_size] for start in starts]

@@ -44,6 +44,10 @@ class ModelMeta:
     #: Where this model never saw a label (cross-fitting): ``{"crs": WKT, "wkt": geometry}``.
     #: None for a model that may score anywhere. See :mod:`geonoise.models.modelset`.
     holdout: dict[str, str] | None = None
+    #: Robust per-band bounds the pixels are clipped to before standardising (None: none,
+    #: as in files before 0.2). See :class:`~geonoise.data.stats.BandStats`.
+    band_low: list[float] | None = None
+    band_high: list[float] | None = None
     #: The label value of each class the model outputs, in output order (e.g. ``[1, …, 7]``
     #: for land cover labelled 1..7). None: ``0 .. num_classes - 1`` (files before 0.2).
     class_values: list[int] | None = None

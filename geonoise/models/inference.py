@@ -3,7 +3,7 @@
 ``detect`` runs a model through a :class:`Predictor`, which hides whether the model is a
 geonoise checkpoint run by eager PyTorch (:class:`TorchPredictor`) or an exported ``.onnx``
 file run by ONNX Runtime (:class:`OnnxPredictor`). Both take a float32 batch of *raw* pixel
-values ``(N, bands, H, W)`` (normalisation with the model's ``band_mean`` / ``band_std`` happens
+values ``(N, bands, H, W)`` (normalisation with the model's band statistics happens
 inside) and return softmax probabilities ``(N, classes, H, W)``. ``H`` and ``W`` must be
 multiples of :attr:`Predictor.multiple`; callers pad (see
 :func:`pad_to_multiple`).
@@ -60,18 +60,18 @@ def _probability_model_class() -> type:
     import torch
     from torch import nn
 
+    from geonoise.models.normalise import BandNormaliser
+
     class ProbabilityModel(nn.Module):
         """Normalise raw pixels, run NRN-RSSEG, return softmax probabilities (hint dropped)."""
 
         def __init__(self, model: NRNRSSEG, meta: ModelMeta) -> None:
             super().__init__()
             self.model = model
-            shape = (1, -1, 1, 1)
-            self.register_buffer("band_mean", torch.tensor(meta.band_mean).view(shape))
-            self.register_buffer("band_std", torch.tensor(meta.band_std).view(shape))
+            self.normalise = BandNormaliser.of(meta)
 
         def forward(self, image: torch.Tensor) -> torch.Tensor:
-            logits, _ = self.model((image - self.band_mean) / self.band_std)
+            logits, _ = self.model(self.normalise(image))
             return torch.softmax(logits, dim=1)
 
     return ProbabilityModel
@@ -79,7 +79,8 @@ def _probability_model_class() -> type:
 
 def probability_model(model: NRNRSSEG, meta: ModelMeta) -> torch.nn.Module:
     """``model`` wrapped to take raw pixels and return probabilities, in eval mode."""
-    if len(meta.band_mean) != meta.bands or len(meta.band_std) != meta.bands:
+    sizes = [len(v) for v in (meta.band_mean, meta.band_std, meta.band_low, meta.band_high) if v]
+    if any(size != meta.bands for size in sizes):
         raise ReadError(
             f"the model's normalisation has {len(meta.band_mean)} means and "
             f"{len(meta.band_std)} deviations for {meta.bands} bands"
@@ -88,7 +89,12 @@ def probability_model(model: NRNRSSEG, meta: ModelMeta) -> torch.nn.Module:
 
 
 def check_batch(image: np.ndarray, meta: ModelMeta, multiple: int) -> np.ndarray:
-    """``image`` as a C-contiguous float32 ``(N, bands, H, W)`` array, or InvalidInputError."""
+    """``image`` as a C-contiguous float32 ``(N, bands, H, W)`` array, or InvalidInputError.
+
+    Pixels without data (NaN) are given the band's mean, which the model maps to 0:
+    models exported before they learned to fill NaN themselves would otherwise
+    spread it through their convolutions.
+    """
     import numpy as np
 
     batch = np.ascontiguousarray(image, dtype=np.float32)
@@ -107,6 +113,10 @@ def check_batch(image: np.ndarray, meta: ModelMeta, multiple: int) -> np.ndarray
             f"image height and width must be multiples of {multiple}, got {height}×{width}; "
             "pad them (geonoise.models.inference.pad_to_multiple)"
         )
+    missing = np.isnan(batch)
+    if missing.any():
+        mean = np.asarray(meta.band_mean, np.float32)[None, :, None, None]
+        batch = np.where(missing, mean, batch)
     return batch
 
 

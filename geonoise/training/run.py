@@ -140,6 +140,8 @@ def build_meta(train_set: PairDataset, config: TrainConfig, role: Role) -> dict[
         class_values=values,
         band_mean=stats.mean,
         band_std=stats.std,
+        band_low=stats.low,
+        band_high=stats.high,
         tile_size=train_set.tile_size,
         role=role,
         training=asdict(config),

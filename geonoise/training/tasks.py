@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from geonoise.contracts import IGNORE
 from geonoise.models.checkpoint import ModelMeta, check_compatible, load_model
+from geonoise.models.normalise import BandNormaliser
 from geonoise.models.nrn_rsseg import NRNRSSEG, ModelConfig
 from geonoise.training.augment import build_augmentation
 from geonoise.training.losses import HintLoss, StudentLoss, SymmetricCrossEntropy
@@ -52,9 +53,7 @@ class SegmentationTask(L.LightningModule):
         self.configure_losses()
         self.configure_metrics()
         self.augment = build_augmentation() if augment else None
-        shape = (1, -1, 1, 1)
-        self.register_buffer("band_mean", torch.tensor(self.meta.band_mean).view(shape), False)
-        self.register_buffer("band_std", torch.tensor(self.meta.band_std).view(shape), False)
+        self.normalise = BandNormaliser.of(self.meta)
         lut = torch.from_numpy(self.meta.label_lut().astype("int64"))
         self.register_buffer("class_lut", lut, False)  # label value → output class
 
@@ -77,7 +76,7 @@ class SegmentationTask(L.LightningModule):
         )
 
     def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict:
-        batch["image"] = (batch["image"] - self.band_mean) / self.band_std
+        batch["image"] = self.normalise(batch["image"])
         batch["mask"] = self.class_lut[batch["mask"]]  # label values → output classes
         if self.training and self.augment is not None and not self.trainer.sanity_checking:
             batch = self.augment(batch)

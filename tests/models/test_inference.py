@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from geonoise.errors import InvalidInputError, ReadError
-from geonoise.models.checkpoint import read_checkpoint
+from geonoise.models.checkpoint import read_checkpoint, save_model
 from geonoise.models.export import export_onnx
 from geonoise.models.inference import (
     OnnxPredictor,
@@ -18,7 +18,17 @@ from geonoise.models.inference import (
     TorchPredictor,
     open_predictor,
 )
-from tests.conftest import BANDS, CLASSES, MEAN_PX, STD_PX, make_model_file, raw_pixels
+from geonoise.models.nrn_rsseg import NRNRSSEG, ModelConfig
+from tests.conftest import (
+    BANDS,
+    CLASSES,
+    MEAN,
+    MEAN_PX,
+    STD,
+    STD_PX,
+    make_model_file,
+    raw_pixels,
+)
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +185,37 @@ def test_cuda_without_cuda_names_the_option(request, fixture):
     with pytest.raises(InvalidInputError, match="--device") as info:
         open_predictor(request.getfixturevalue(fixture), device="cuda")
     assert info.value.option == "--device"
+
+
+def test_pixels_without_data_are_given_the_band_mean_by_both_backends(
+    torch_predictor, onnx_predictor, onnx_file
+):
+    image = raw_pixels(1, 32, 32, seed=6)
+    filled = image.copy()
+    image[0, :, 3:9, 4:12] = np.nan
+    filled[0, :, 3:9, 4:12] = MEAN_PX
+    for predictor in (torch_predictor, onnx_predictor):
+        np.testing.assert_allclose(predictor.predict(image), predictor.predict(filled), atol=1e-6)
+    # the exported graph itself maps NaN to the mean (for users of the .onnx file)
+    (raw,) = onnx_predictor.session.run(["probabilities"], {"image": image})
+    np.testing.assert_allclose(raw, onnx_predictor.predict(filled), atol=1e-5)
+
+
+def test_robust_bounds_clip_pixels_in_both_backends(tmp_path):
+    path = make_model_file(tmp_path / "clipped.ckpt")
+    meta, weights = read_checkpoint(path)
+    meta.band_low = [m - s for m, s in zip(MEAN, STD, strict=True)]
+    meta.band_high = [m + s for m, s in zip(MEAN, STD, strict=True)]
+    model = NRNRSSEG(ModelConfig.from_dict(meta.model))
+    model.load_state_dict(weights)
+    save_model(path, model, meta)
+    export_onnx(path, tmp_path / "clipped.onnx")
+    image = raw_pixels(1, 32, 32, seed=7)
+    bright = image.copy()
+    bright[0, :, :8, :8] = 1e6  # far past the upper bound: the same as the bound itself
+    at_bound = image.copy()
+    at_bound[0, :, :8, :8] = np.asarray(meta.band_high, np.float32)[:, None, None]
+    for predictor in (open_predictor(path, "cpu"), open_predictor(tmp_path / "clipped.onnx")):
+        np.testing.assert_allclose(
+            predictor.predict(bright), predictor.predict(at_bound), atol=1e-5
+        )
