@@ -233,9 +233,9 @@ class Scene:
         """Pixels of the training and of the validation tiles of ``seed``'s split."""
         from geonoise.data.splits import blocked_split
 
-        train_ids, val_ids = blocked_split(self.index, val_fraction, None, seed)
+        split = blocked_split(self.index, val_fraction, None, seed)
         masks = {}
-        for key, ids in (("train", train_ids), ("val", val_ids)):
+        for key, ids in (("train", split.train), ("val", split.val)):
             mask = np.zeros(self.clean.shape, dtype=bool)
             rows = self.index[self.index["tile_id"].isin(ids)]
             for col, row, width, height in rows[["col_off", "row_off", "width", "height"]].values:

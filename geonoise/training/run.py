@@ -63,19 +63,27 @@ def run_dir_for(output: str | os.PathLike) -> Path:
 
 
 def split_data(dataset: PairDataset, config: TrainConfig) -> tuple[PairDataset, PairDataset]:
-    """Spatially blocked train/validation subsets (random by file for plain folders)."""
+    """Spatially blocked train/validation subsets (random by file for plain folders).
+
+    Training tiles that overlap validation tiles keep their other pixels: their
+    labels inside the validation footprints are hidden, so no label is both
+    trained and validated on.
+    """
+    from geonoise.data.datasets import TileDataset
     from geonoise.data.splits import blocked_split, folder_split
 
-    if getattr(dataset, "index", None) is not None:
-        train_ids, val_ids = blocked_split(
-            dataset.index, config.val_fraction, config.block_size, config.seed
-        )
-    else:
-        logger.warning(
-            "plain image folders carry no location: validation tiles are drawn at "
-            "random and may overlap training tiles"
-        )
-        train_ids, val_ids = folder_split(dataset.tile_ids, config.val_fraction, config.seed)
+    if isinstance(dataset, TileDataset):
+        split = blocked_split(dataset.index, config.val_fraction, config.block_size, config.seed)
+        logger.info("%s", split.describe())
+        train = dataset.subset(split.train)
+        if split.overlapping:
+            train = train.blind_to(split.region, dataset.index.crs)
+        return train, dataset.subset(split.val)
+    logger.warning(
+        "plain image folders carry no location: validation tiles are drawn at "
+        "random and may overlap training tiles"
+    )
+    train_ids, val_ids = folder_split(dataset.tile_ids, config.val_fraction, config.seed)
     return dataset.subset(train_ids), dataset.subset(val_ids)
 
 

@@ -9,9 +9,11 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
+import shapely
 from rasterio.errors import NotGeoreferencedWarning
 from shapely import box
 
+from geonoise.data.splits import Split
 from geonoise.data.tiling import TileOptions, plan_tiling, write_tiles
 from tests.conftest import CRS, ORIGIN, write_scene
 
@@ -76,10 +78,16 @@ def grid_index(cols: int, rows: int, size: float = 16.0, step: float = 12.0, sce
     )
 
 
-def assert_clean_split(index: gpd.GeoDataFrame, train: list[str], val: list[str]) -> None:
+def assert_clean_split(index: gpd.GeoDataFrame, split: Split) -> None:
+    """No label both trained and validated on: overlaps are hidden, the rest kept apart."""
+    train, val = split.train, split.val
     assert train and val and not set(train) & set(val)
-    assert set(train) | set(val) <= set(index.tile_id)
+    assert not (set(train) | set(val)) & set(split.dropped)
+    assert set(train) | set(val) | set(split.dropped) == set(index.tile_id)
     shapes = index.set_index("tile_id").geometry
+    assert split.region.equals(shapely.union_all([shapes[v] for v in val]))
     for t in train:
-        for v in val:
-            assert shapes[t].intersection(shapes[v]).area == 0, (t, v)
+        if shapes[t].intersection(split.region).area > 1e-9:
+            assert t in split.overlapping, t
+    for t in split.dropped:
+        assert shapes[t].difference(split.region).area < 1e-9, t

@@ -16,22 +16,24 @@ from tests.conftest import CRS, ORIGIN
 from tests.data.conftest import assert_clean_split, grid_index, make_tiles
 
 
-def test_blocked_split_keeps_overlapping_neighbours_out_of_training():
+def test_blocked_split_hides_the_labels_overlapping_neighbours_share_with_validation():
     index = grid_index(12, 12)  # tiles overlap their neighbours by 4 units
-    train, val = blocked_split(index, val_fraction=0.2, seed=3)
-    assert_clean_split(index, train, val)
-    assert 0.1 <= len(val) / len(index) <= 0.35
-    assert len(train) + len(val) < len(index)  # the ring around validation blocks is dropped
-    assert blocked_split(index, val_fraction=0.2, seed=3) == (train, val)
-    assert blocked_split(index, val_fraction=0.2, seed=4) != (train, val)
-    assert list(index.tile_id[index.tile_id.isin(val)]) == val  # index order
+    split = blocked_split(index, val_fraction=0.2, seed=3)
+    assert_clean_split(index, split)
+    assert abs(len(split.val) / len(index) - 0.2) <= 0.05
+    assert split.overlapping and not split.dropped  # the ring keeps its other pixels
+    assert blocked_split(index, val_fraction=0.2, seed=3) == split
+    assert blocked_split(index, val_fraction=0.2, seed=4).val != split.val
+    assert list(index.tile_id[index.tile_id.isin(split.val)]) == split.val  # index order
+    assert "in spatially blocked validation" in split.describe()
 
 
 def test_blocked_split_of_touching_tiles_keeps_all_of_them():
     index = grid_index(8, 8, step=16.0)
-    train, val = blocked_split(index, val_fraction=0.25, block_size=32.0)
-    assert_clean_split(index, train, val)
-    assert len(train) + len(val) == 64 and len(val) == 16
+    split = blocked_split(index, val_fraction=0.25, block_size=32.0)
+    assert_clean_split(index, split)
+    assert len(split.train) + len(split.val) == 64 and len(split.val) == 16
+    assert not split.overlapping and not split.dropped
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -49,27 +51,41 @@ def test_blocked_split_properties(cols, rows, overlap, val_fraction, seed):
             blocked_split(index, val_fraction, seed=seed)
         return
     try:
-        train, val = blocked_split(index, val_fraction, seed=seed)
+        split = blocked_split(index, val_fraction, seed=seed)
     except InvalidInputError:
         assert overlap > 0  # only overlapping neighbours can leave no training tile
         return
-    assert_clean_split(index, train, val)
-    assert (train, val) == blocked_split(index, val_fraction, seed=seed)
+    assert_clean_split(index, split)
+    assert split == blocked_split(index, val_fraction, seed=seed)
 
 
 def test_blocked_split_across_scenes_on_the_same_ground(tmp_path):
     root = make_tiles(tmp_path, scenes=2, origin=ORIGIN)  # two dates of one place
     index = read_tile_index(root)
-    train, val = blocked_split(index, val_fraction=0.3, seed=1)
-    assert_clean_split(index, train, val)
-    assert {t.split("_r")[0] for t in train} == {"s0", "s1"}
+    split = blocked_split(index, val_fraction=0.3, seed=1)
+    assert_clean_split(index, split)
+    assert {t.split("_r")[0] for t in split.train} == {"s0", "s1"}
 
 
 def test_blocked_split_of_scenes_far_apart(tmp_path):
     index = read_tile_index(make_tiles(tmp_path, scenes=3, overlap=0))
-    train, val = blocked_split(index, val_fraction=0.3, seed=0)
-    assert_clean_split(index, train, val)
-    assert len(train) + len(val) == len(index) == 18
+    split = blocked_split(index, val_fraction=0.3, seed=0)
+    assert_clean_split(index, split)
+    assert len(split.train) + len(split.val) == len(index) == 18
+
+
+@pytest.mark.parametrize(("cols", "rows"), [(5, 2), (10, 5), (2, 5), (25, 20), (50, 10), (1, 10)])
+@pytest.mark.parametrize("step", [16.0, 12.0, 8.0])  # touching, 4 overlap, half overlapping
+@pytest.mark.parametrize("fraction", [0.1, 0.2, 0.3])
+def test_blocked_split_honours_the_validation_share_from_10_to_500_tiles(
+    cols, rows, step, fraction
+):
+    index = grid_index(cols, rows, step=step)
+    for seed in range(3):
+        split = blocked_split(index, fraction, seed=seed)
+        assert_clean_split(index, split)
+        assert abs(len(split.val) / len(index) - fraction) <= 0.1, (seed, split.describe())
+        assert len(split.train) >= (1 - fraction - 0.1) * len(index) - len(split.dropped)
 
 
 def test_blocked_split_refuses_what_cannot_be_split():
