@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from geonoise.training.budget import MAX_STEPS, MIN_STEPS
 from geonoise.training.config import TrainConfig
 
 from .options import json_opt, output_opt, overwrite_opt, verbosity
@@ -91,7 +92,19 @@ def training_options(command: Callable) -> Callable:
             help="The label values the model learns (default: those present in the labels), "
             "e.g. 1,2,3,4,5,6,7 when a class is missing from the training tiles.",
         ),
-        click.option("--epochs", type=click.IntRange(1), default=d.epochs, show_default=True),
+        click.option(
+            "--steps",
+            type=click.IntRange(1),
+            default=d.steps,
+            help="Optimizer steps of the run [default: 4 per training window of the tile "
+            f"size, within {MIN_STEPS}..{MAX_STEPS}].",
+        ),
+        click.option(
+            "--epochs",
+            type=click.IntRange(1),
+            default=d.epochs,
+            help="Instead of --steps: passes over the training tiles (the older unit).",
+        ),
         click.option(
             "--batch-size", type=click.IntRange(1), default=d.batch_size, show_default=True
         ),
@@ -100,7 +113,14 @@ def training_options(command: Callable) -> Callable:
             type=click.FloatRange(0, min_open=True),
             default=d.lr,
             show_default=True,
-            help="AdamW learning rate (cosine schedule).",
+            help="AdamW's peak learning rate: linear warm-up, then cosine to 0 over the steps.",
+        ),
+        click.option(
+            "--warmup",
+            type=click.FloatRange(0, 1),
+            default=d.warmup,
+            show_default=True,
+            help="Share of the steps spent warming the learning rate up.",
         ),
         click.option(
             "--weight-decay", type=click.FloatRange(0), default=d.weight_decay, show_default=True
@@ -149,8 +169,8 @@ def training_options(command: Callable) -> Callable:
             "--patience",
             type=click.IntRange(1),
             default=d.patience,
-            show_default=True,
-            help="Early stopping: epochs without a better val loss.",
+            help="Early stopping: validations without a better val loss [default: off, "
+            "the learning rate decays to 0 over the budget].",
         ),
         click.option(
             "--cache/--no-cache",
@@ -250,7 +270,8 @@ def _run(
     if not quiet:
         for model in result.models:
             scores = ", ".join(f"{k} {v:.3f}" for k, v in sorted(model.metrics.items()))
-            click.echo(f"{model.model_file}: best epoch: {scores}", err=True)
+            click.echo(f"{model.model_file}: {model.split}", err=True)
+            click.echo(f"{model.steps_run} steps; best validation: {scores}", err=True)
             click.echo(f"curves: {model.curves}\nrun: {model.run_dir}", err=True)
     click.echo(result.output)
 

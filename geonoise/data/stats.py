@@ -176,3 +176,18 @@ class _Moments:
     def mean_std(self) -> tuple[np.ndarray, np.ndarray]:
         std = np.sqrt(self.m2 / np.maximum(self.count, 1))
         return self.mean, np.maximum(std, STD_FLOOR)
+
+
+def label_counts(dataset: Dataset) -> np.ndarray:
+    """Pixels of each label value (256 counts; 255, ignore, set to 0) in the samples' masks."""
+    counts = np.zeros(256, np.int64)
+    for i in range(len(dataset)):
+        counts += np.bincount(dataset[i]["mask"].numpy().ravel(), minlength=256)[:256]
+    counts[IGNORE] = 0
+    return counts
+
+
+def shares(counts: np.ndarray) -> dict[int, float]:
+    """Share of the labelled pixels of each label value present in ``counts``."""
+    total = counts.sum()
+    return {int(v): float(counts[v] / total) for v in np.flatnonzero(counts)} if total else {}

@@ -25,9 +25,11 @@ class TrainConfig:
     depth: int | None = None
     class_names: list[str] | None = None
     class_values: list[int] | None = None
-    epochs: int = 40
+    steps: int | None = None
+    epochs: int | None = None
     batch_size: int = 8
     lr: float = 2e-3
+    warmup: float = 0.05
     weight_decay: float = 1e-4
     sce_alpha: float = 0.5
     sce_beta: float = 0.5
@@ -37,7 +39,7 @@ class TrainConfig:
     val_fraction: float = 0.2
     block_size: float | None = None
     folds: int = 1
-    patience: int = 15
+    patience: int | None = None
     cache: bool = True
     num_workers: int = 0
     seed: int = 0

@@ -26,13 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 from geonoise.contracts import BACKGROUND, BUILDING, IGNORE, default_class_names
 from geonoise.data.datasets import open_tiles
+from geonoise.data.stats import label_counts, shares
 from geonoise.data.tiledir import read_tile_index
 from geonoise.errors import InvalidInputError
+from geonoise.training.budget import Budget, plan_budget
 from geonoise.training.config import Role, TrainConfig
+from geonoise.training.diagnosis import Diagnosis, diagnose
 from geonoise.training.trainer import build_trainer
 
 if TYPE_CHECKING:
     import lightning as L
+    import numpy as np
     from torch.utils.data import DataLoader
 
     from geonoise.data.datasets import PairDataset
@@ -43,7 +47,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class FitResult:
-    """Where a run wrote its outputs, and its final validation scores."""
+    """Where a run wrote its outputs, how long it trained, its scores and what they mean.
+
+    Attributes:
+        epochs_run: Validations run (a Lightning epoch is the steps between two).
+        metrics: The best validation's scores (``val_loss``, ``val_iou_<class>``, …).
+        split: The validation split, in words (sizes, overlaps hidden, tiles left out).
+        diagnosis: Whether every class was learned, and if not why (see
+            :mod:`geonoise.training.diagnosis`).
+    """
 
     model_file: str
     curves: str | None
@@ -51,9 +63,34 @@ class FitResult:
     best_checkpoint: str
     epochs_run: int
     metrics: dict[str, float]
+    steps_run: int = 0
+    budget: dict[str, Any] | None = None
+    split: str | None = None
+    diagnosis: dict[str, Any] | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        return list((self.diagnosis or {}).get("warnings", []))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class TrainingData:
+    """The samples of a run and what is known of them before it starts."""
+
+    train: PairDataset
+    val: PairDataset
+    split: str
+    train_counts: np.ndarray  # labelled pixels per label value
+    val_counts: np.ndarray
+
+    @property
+    def windows(self) -> int:
+        """The training area in windows of the tile size: labelled pixels / tile pixels."""
+        height, width = self.train.tile_shape
+        return max(1, round(int(self.train_counts.sum()) / (height * width)))
 
 
 def run_dir_for(output: str | os.PathLike) -> Path:
@@ -62,7 +99,7 @@ def run_dir_for(output: str | os.PathLike) -> Path:
     return path.with_name(f"{path.stem}_run")
 
 
-def split_data(dataset: PairDataset, config: TrainConfig) -> tuple[PairDataset, PairDataset]:
+def split_data(dataset: PairDataset, config: TrainConfig) -> tuple[PairDataset, PairDataset, str]:
     """Spatially blocked train/validation subsets (random by file for plain folders).
 
     Training tiles that overlap validation tiles keep their other pixels: their
@@ -78,13 +115,14 @@ def split_data(dataset: PairDataset, config: TrainConfig) -> tuple[PairDataset, 
         train = dataset.subset(split.train)
         if split.overlapping:
             train = train.blind_to(split.region, dataset.index.crs)
-        return train, dataset.subset(split.val)
+        return train, dataset.subset(split.val), split.describe()
     logger.warning(
         "plain image folders carry no location: validation tiles are drawn at "
         "random and may overlap training tiles"
     )
     train_ids, val_ids = folder_split(dataset.tile_ids, config.val_fraction, config.seed)
-    return dataset.subset(train_ids), dataset.subset(val_ids)
+    description = f"{len(val_ids)} of {len(dataset)} images drawn at random for validation"
+    return dataset.subset(train_ids), dataset.subset(val_ids), description
 
 
 def class_values(present: list[int], declared: list[int] | None) -> list[int]:
@@ -189,19 +227,55 @@ def fit(
     run_dir = _prepare_run_dir(output, resume, overwrite)
     last = run_dir / "checkpoints" / "last.ckpt"
     L.seed_everything(config.seed, workers=True, verbose=False)
-    train_set, val_set = _training_data(tiles, labels_dir, config, tile_ids, holdout)
-    meta = _resumed_meta(last) if resume else build_meta(train_set, config, role)
+    data = _training_data(tiles, labels_dir, config, tile_ids, holdout)
+    budget = _budget(config, data)
+    meta = _resumed_meta(last) if resume else build_meta(data.train, config, role)
     if holdout is not None and not resume:
         meta["holdout"] = holdout
-    task = _task(role, meta, config, teacher)
+    task = _task(role, meta, config, teacher, budget)
     earlier = _earlier_metrics(run_dir) if resume else None
-    trainer = build_trainer(config, run_dir, progress=progress)
-    _run_trainer(trainer, task, _loaders(train_set, val_set, config), last if resume else None)
+    trainer = build_trainer(config, run_dir, budget, progress=progress)
+    _run_trainer(trainer, task, _loaders(data, config, budget), last if resume else None)
     if trainer.global_rank != 0:
         return None
     if earlier is not None:
         _prepend_metrics(earlier, run_dir / "metrics.csv")
-    return _finish(trainer, output, run_dir, overwrite or resume)
+    result = _finish(trainer, output, run_dir, overwrite or resume)
+    result.budget, result.split = budget.to_dict(), data.split
+    result.diagnosis = _diagnosis(result, meta, data).to_dict()
+    for warning in result.warnings:
+        logger.warning("%s: %s", output, warning)
+    return result
+
+
+def _budget(config: TrainConfig, data: TrainingData) -> Budget:
+    budget = plan_budget(
+        steps=config.steps,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        train_tiles=len(data.train),
+        windows=data.windows,
+    )
+    logger.info(
+        "%d optimizer steps (%s), validating every %d", budget.steps, budget.rule, budget.val_every
+    )
+    return budget
+
+
+def _diagnosis(result: FitResult, meta: dict[str, Any], data: TrainingData) -> Diagnosis:
+    from geonoise.models.checkpoint import ModelMeta
+
+    model = ModelMeta.from_dict(meta)
+    return diagnose(
+        result.metrics,
+        model.class_names,
+        model.values,
+        shares(data.train_counts),
+        shares(data.val_counts),
+        steps=result.steps_run,
+        train_tiles=len(data.train),
+        band_std=model.band_std,
+    )
 
 
 def _check_teacher(role: Role, teacher: str | None) -> None:
@@ -221,7 +295,7 @@ def _training_data(
     config: TrainConfig,
     tile_ids: list[str] | None,
     holdout: dict[str, str] | None,
-) -> tuple[PairDataset, PairDataset]:
+) -> TrainingData:
     """The training and validation sets: a fold's tiles, blind to its held-out region."""
     dataset = open_tiles(tiles, labels_dir, cache=config.cache, binary_255=config.binary_255)
     if tile_ids is not None:
@@ -232,18 +306,20 @@ def _training_data(
         dataset = dataset.blind_to(shapely.from_wkt(holdout["wkt"]), holdout["crs"])
     if config.cache and config.num_workers > 0:
         dataset.preload()  # before the workers fork, so that they share one cache
-    return split_data(dataset, config)
+    train, val, split = split_data(dataset, config)
+    return TrainingData(train, val, split, label_counts(train), label_counts(val))
 
 
 def _task(
-    role: Role, meta: dict[str, Any], config: TrainConfig, teacher: str | None
+    role: Role, meta: dict[str, Any], config: TrainConfig, teacher: str | None, budget: Budget
 ) -> SegmentationTask:
     from geonoise.training.tasks import StudentTask, TeacherTask
 
     common = {
         "lr": config.lr,
         "weight_decay": config.weight_decay,
-        "max_epochs": config.epochs,
+        "max_steps": budget.steps,
+        "warmup": config.warmup,
         "sce": {"alpha": config.sce_alpha, "beta": config.sce_beta},
         "augment": config.augment,
     }
@@ -255,20 +331,21 @@ def _task(
 
 
 def _loaders(
-    train_set: PairDataset, val_set: PairDataset, config: TrainConfig
+    data: TrainingData, config: TrainConfig, budget: Budget
 ) -> tuple[DataLoader, DataLoader]:
-    from torch.utils.data import DataLoader
+    """Training batches drawn at random, ``val_every`` of them a Lightning epoch; validation."""
+    from torch.utils.data import DataLoader, RandomSampler
 
     loader = {
         "batch_size": config.batch_size,
         "num_workers": config.num_workers,
         "persistent_workers": config.num_workers > 0,
     }
-    # Drop a last batch only when it would hold a single tile (BatchNorm cannot use it).
-    drop_last = len(train_set) % config.batch_size == 1
+    # Full batches only: BatchNorm cannot use a batch of one, and every step sees as much.
+    sampler = RandomSampler(data.train, num_samples=budget.val_every * config.batch_size)
     return (
-        DataLoader(train_set, shuffle=True, drop_last=drop_last, **loader),
-        DataLoader(val_set, **loader),
+        DataLoader(data.train, sampler=sampler, drop_last=True, **loader),
+        DataLoader(data.val, **loader),
     )
 
 
@@ -421,7 +498,13 @@ def _finish(trainer: Any, output: Path, run_dir: Path, replace: bool) -> FitResu
     best_row = scored.loc[scored["val_loss"].idxmin()] if len(scored) else {}
     metrics = {k: float(v) for k, v in dict(best_row).items() if k.startswith("val_")}
     return FitResult(
-        str(output), str(curves), str(run_dir), str(best), int(trainer.current_epoch), metrics
+        str(output),
+        str(curves),
+        str(run_dir),
+        str(best),
+        int(trainer.current_epoch),
+        metrics,
+        int(trainer.global_step),
     )
 
 

@@ -11,6 +11,7 @@ checkpoints (the :class:`~geonoise.models.checkpoint.ModelMeta` rides along unde
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import lightning as L
@@ -22,6 +23,7 @@ from geonoise.models.checkpoint import ModelMeta, check_compatible, load_model
 from geonoise.models.normalise import BandNormaliser
 from geonoise.models.nrn_rsseg import NRNRSSEG, ModelConfig
 from geonoise.training.augment import build_augmentation
+from geonoise.training.budget import lr_factor
 from geonoise.training.losses import HintLoss, StudentLoss, SymmetricCrossEntropy
 
 
@@ -30,9 +32,11 @@ class SegmentationTask(L.LightningModule):
 
     Args:
         meta: The model description that every checkpoint carries.
-        lr: AdamW learning rate (cosine-annealed over ``max_epochs``).
+        lr: AdamW's peak learning rate: reached after ``warmup`` of the steps, then
+            cosine-annealed to 0 at ``max_steps`` (:func:`~geonoise.training.budget.lr_factor`).
         weight_decay: AdamW weight decay.
-        max_epochs: Epochs of the schedule.
+        max_steps: Optimizer steps of the run.
+        warmup: Share of the steps spent warming the learning rate up.
         sce: Keyword arguments of :class:`SymmetricCrossEntropy` (alpha, beta, log_zero).
         augment: Whether training batches are augmented (D4, mild affine, photometric).
     """
@@ -42,7 +46,8 @@ class SegmentationTask(L.LightningModule):
         meta: dict[str, Any],
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
-        max_epochs: int = 40,
+        max_steps: int = 1000,
+        warmup: float = 0.05,
         sce: dict[str, float] | None = None,
         augment: bool = True,
     ) -> None:
@@ -125,10 +130,14 @@ class SegmentationTask(L.LightningModule):
         optimizer = torch.optim.AdamW(
             params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
         )
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=self.hparams.max_epochs
+        factor = functools.partial(
+            lr_factor, total=int(self.hparams.max_steps), warmup=float(self.hparams.warmup)
         )
-        return {"optimizer": optimizer, "lr_scheduler": schedule}
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": schedule, "interval": "step", "frequency": 1},
+        }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["geonoise"] = self.meta.to_dict()

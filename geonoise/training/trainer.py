@@ -9,30 +9,39 @@ from geonoise.errors import InvalidInputError
 from geonoise.training.config import TrainConfig
 
 if TYPE_CHECKING:
-    pass
+    from geonoise.training.budget import Budget
 
 
-def build_trainer(config: TrainConfig, run_dir: Path, *, progress: bool):
-    """A Lightning trainer with best/last checkpoints, early stopping and the loggers asked."""
+def build_trainer(config: TrainConfig, run_dir: Path, budget: Budget, *, progress: bool):
+    """A Lightning trainer with best/last checkpoints, early stopping and the loggers asked.
+
+    A Lightning epoch is ``budget.val_every`` steps (the training loader draws that
+    many batches), so validation, checkpoints and early stopping (``patience`` in
+    validations, off by default) come every ``val_every`` steps until ``budget.steps``.
+    """
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    checkpoints = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints",
-        filename="best",
-        monitor="val_loss",
-        mode="min",
-        save_last=True,
-    )
-    stopping = EarlyStopping(monitor="val_loss", mode="min", patience=config.patience)
+    callbacks: list[Any] = [
+        ModelCheckpoint(
+            dirpath=run_dir / "checkpoints",
+            filename="best",
+            monitor="val_loss",
+            mode="min",
+            save_last=True,
+        )
+    ]
+    if config.patience is not None:
+        callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config.patience))
     return L.Trainer(
         default_root_dir=run_dir,
-        max_epochs=config.epochs,
+        max_steps=budget.steps,
+        max_epochs=-1,
         accelerator=config.accelerator,
         devices=_devices(config.devices),
         strategy=config.strategy,
         precision=config.precision,
-        callbacks=[checkpoints, stopping],
+        callbacks=callbacks,
         logger=build_loggers(config.loggers, run_dir),
         enable_progress_bar=progress,
         enable_model_summary=progress,
