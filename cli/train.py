@@ -146,6 +146,29 @@ def training_options(command: Callable) -> Callable:
             help="D4, mild affine and photometric augmentation (kornia).",
         ),
         click.option(
+            "--sampler",
+            type=click.Choice(["windows", "tiles"]),
+            default=d.sampler,
+            show_default=True,
+            help="Train on windows drawn at random places of the training tiles' scenes "
+            "(many distinct samples from a small scene), or on the tiles themselves.",
+        ),
+        click.option(
+            "--window",
+            type=click.IntRange(16),
+            default=d.window,
+            metavar="PIXELS",
+            help="Edge of the random windows [default: the tile size].",
+        ),
+        click.option(
+            "--rare-share",
+            type=click.FloatRange(0, 1),
+            default=d.rare_share,
+            show_default=True,
+            help="Share of the windows placed around a pixel of a class other than the "
+            "most frequent one (for a rare foreground).",
+        ),
+        click.option(
             "--val-fraction",
             type=click.FloatRange(0, 1, min_open=True, max_open=True),
             default=d.val_fraction,

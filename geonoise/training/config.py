@@ -14,6 +14,7 @@ from typing import Any, Literal
 from geonoise.errors import InvalidInputError
 
 Role = Literal["teacher", "student"]
+Sampler = Literal["windows", "tiles"]
 
 
 @dataclass
@@ -35,6 +36,9 @@ class TrainConfig:
     sce_beta: float = 0.5
     distill_weight: float = 0.1
     augment: bool = True
+    sampler: Sampler = "windows"
+    window: int | None = None
+    rare_share: float = 0.0
     binary_255: bool = False
     val_fraction: float = 0.2
     block_size: float | None = None

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from geonoise.contracts import BACKGROUND, BUILDING, IGNORE, default_class_names
 from geonoise.data.datasets import open_tiles
+from geonoise.data.sampling import RandomWindows
 from geonoise.data.stats import label_counts, shares
 from geonoise.data.tiledir import read_tile_index
 from geonoise.errors import InvalidInputError
@@ -37,7 +38,7 @@ from geonoise.training.trainer import build_trainer
 if TYPE_CHECKING:
     import lightning as L
     import numpy as np
-    from torch.utils.data import DataLoader
+    from torch.utils.data import DataLoader, Dataset
 
     from geonoise.data.datasets import PairDataset
     from geonoise.training.tasks import SegmentationTask
@@ -85,12 +86,13 @@ class TrainingData:
     split: str
     train_counts: np.ndarray  # labelled pixels per label value
     val_counts: np.ndarray
+    #: What training batches are drawn from: random windows, or the tiles themselves.
+    samples: Dataset
 
     @property
     def windows(self) -> int:
-        """The training area in windows of the tile size: labelled pixels / tile pixels."""
-        height, width = self.train.tile_shape
-        return max(1, round(int(self.train_counts.sum()) / (height * width)))
+        """The training area in windows of the sample size."""
+        return len(self.samples)
 
 
 def run_dir_for(output: str | os.PathLike) -> Path:
@@ -307,7 +309,10 @@ def _training_data(
     if config.cache and config.num_workers > 0:
         dataset.preload()  # before the workers fork, so that they share one cache
     train, val, split = split_data(dataset, config)
-    return TrainingData(train, val, split, label_counts(train), label_counts(val))
+    samples: Dataset = train
+    if config.sampler == "windows":
+        samples = RandomWindows(train, config.window or train.tile_size, config.rare_share)
+    return TrainingData(train, val, split, label_counts(train), label_counts(val), samples)
 
 
 def _task(
@@ -342,9 +347,9 @@ def _loaders(
         "persistent_workers": config.num_workers > 0,
     }
     # Full batches only: BatchNorm cannot use a batch of one, and every step sees as much.
-    sampler = RandomSampler(data.train, num_samples=budget.val_every * config.batch_size)
+    sampler = RandomSampler(data.samples, num_samples=budget.val_every * config.batch_size)
     return (
-        DataLoader(data.train, sampler=sampler, drop_last=True, **loader),
+        DataLoader(data.samples, sampler=sampler, drop_last=True, **loader),
         DataLoader(data.val, **loader),
     )
 
