@@ -217,6 +217,8 @@ def detect_batch(
     """
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     predictor = scene_models(models, device, options)
+    for warning in predictor.warnings:
+        logger.warning("%s", warning)
     jobs = shard(plan_scenes(scenes, labels, output, options), rank, world)
     check_jobs(jobs, overwrite, skip_existing)
     total = total_windows(jobs, predictor, options, skip_unreadable=on_error == "skip")

@@ -312,6 +312,8 @@ def rank_tile_dir(
     io.check_output(output, overwrite)
     dataset = open_tiles(tiles, labels_dir, cache=False, binary_255=binary_255)
     predictor = open_models(list(models), device)
+    for warning in predictor.warnings:
+        logger.warning("%s", warning)
     done = 0
 
     def on_tile() -> None:

@@ -67,6 +67,12 @@ class ModelMeta:
             return list(range(self.num_classes))
         return [int(v) for v in self.class_values]
 
+    @property
+    def unlearned(self) -> list[str]:
+        """Classes its training found it did not learn (validation IoU near zero)."""
+        diagnosis = (self.training or {}).get("diagnosis") or {}
+        return [c["name"] for c in diagnosis.get("classes", []) if c.get("learned") is False]
+
     def label_lut(self) -> np.ndarray:
         """256 entries: label value → output class; 255 for values the model does not know."""
         import numpy as np

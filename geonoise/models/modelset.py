@@ -111,6 +111,17 @@ class ModelSet:
         return functools.reduce(math.lcm, (int(m.predictor.multiple) for m in self.members))
 
     @property
+    def warnings(self) -> list[str]:
+        """One sentence per model whose training found classes it did not learn."""
+        return [
+            f"{m.name} learned nothing of {', '.join(m.predictor.meta.unlearned)} in training "
+            "(validation IoU near zero): where it scores, the noise map shows that class's "
+            "prior, not label noise"
+            for m in self.members
+            if m.predictor.meta.unlearned
+        ]
+
+    @property
     def cross_fitted(self) -> bool:
         return any(m.holdout is not None for m in self.members)
 

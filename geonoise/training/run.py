@@ -32,7 +32,7 @@ from geonoise.data.tiledir import read_tile_index
 from geonoise.errors import InvalidInputError
 from geonoise.training.budget import Budget, plan_budget
 from geonoise.training.config import Role, TrainConfig
-from geonoise.training.diagnosis import Diagnosis, diagnose
+from geonoise.training.diagnosis import diagnose
 from geonoise.training.trainer import build_trainer
 
 if TYPE_CHECKING:
@@ -242,9 +242,8 @@ def fit(
         return None
     if earlier is not None:
         _prepend_metrics(earlier, run_dir / "metrics.csv")
-    result = _finish(trainer, output, run_dir, overwrite or resume)
+    result = _finish(trainer, output, run_dir, overwrite or resume, data)
     result.budget, result.split = budget.to_dict(), data.split
-    result.diagnosis = _diagnosis(result, meta, data).to_dict()
     for warning in result.warnings:
         logger.warning("%s: %s", output, warning)
     return result
@@ -262,22 +261,6 @@ def _budget(config: TrainConfig, data: TrainingData) -> Budget:
         "%d optimizer steps (%s), validating every %d", budget.steps, budget.rule, budget.val_every
     )
     return budget
-
-
-def _diagnosis(result: FitResult, meta: dict[str, Any], data: TrainingData) -> Diagnosis:
-    from geonoise.models.checkpoint import ModelMeta
-
-    model = ModelMeta.from_dict(meta)
-    return diagnose(
-        result.metrics,
-        model.class_names,
-        model.values,
-        shares(data.train_counts),
-        shares(data.val_counts),
-        steps=result.steps_run,
-        train_tiles=len(data.train),
-        band_std=model.band_std,
-    )
 
 
 def _check_teacher(role: Role, teacher: str | None) -> None:
@@ -484,8 +467,10 @@ def _resumed_meta(last: Path) -> dict[str, Any]:
     return read_checkpoint(last)[0].to_dict()
 
 
-def _finish(trainer: Any, output: Path, run_dir: Path, replace: bool) -> FitResult:
-    """Best weights → model file; metrics.csv → curves PNG."""
+def _finish(
+    trainer: L.Trainer, output: Path, run_dir: Path, replace: bool, data: TrainingData
+) -> FitResult:
+    """Best weights → model file (with the diagnosis in its meta); metrics.csv → curves PNG."""
     from geonoise import io
     from geonoise.io.plots import plot_curves, read_metrics
     from geonoise.models.checkpoint import load_model, save_model
@@ -493,15 +478,26 @@ def _finish(trainer: Any, output: Path, run_dir: Path, replace: bool) -> FitResu
     callback = trainer.checkpoint_callback
     best = callback.best_model_path or callback.last_model_path
     model, meta = load_model(best)
-    with io.atomic_output(output, overwrite=replace) as tmp:
-        save_model(tmp, model, meta)
     history = read_metrics(run_dir / "metrics.csv")
-    curves = output.with_name(f"{output.stem}.curves.png")
-    with io.atomic_output(curves, overwrite=True) as tmp:
-        plot_curves(history, tmp, title=f"{meta.role} {output.name}")
     scored = history.dropna(subset=["val_loss"]) if "val_loss" in history else history
     best_row = scored.loc[scored["val_loss"].idxmin()] if len(scored) else {}
     metrics = {k: float(v) for k, v in dict(best_row).items() if k.startswith("val_")}
+    diagnosis = diagnose(
+        metrics,
+        meta.class_names,
+        meta.values,
+        shares(data.train_counts),
+        shares(data.val_counts),
+        steps=int(trainer.global_step),
+        train_tiles=len(data.train),
+        band_std=meta.band_std,
+    ).to_dict()
+    meta.training = {**meta.training, "diagnosis": diagnosis}  # detect warns from it
+    with io.atomic_output(output, overwrite=replace) as tmp:
+        save_model(tmp, model, meta)
+    curves = output.with_name(f"{output.stem}.curves.png")
+    with io.atomic_output(curves, overwrite=True) as tmp:
+        plot_curves(history, tmp, title=f"{meta.role} {output.name}")
     return FitResult(
         str(output),
         str(curves),
@@ -510,6 +506,7 @@ def _finish(trainer: Any, output: Path, run_dir: Path, replace: bool) -> FitResu
         int(trainer.current_epoch),
         metrics,
         int(trainer.global_step),
+        diagnosis=diagnosis,
     )
 
 

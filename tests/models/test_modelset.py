@@ -174,3 +174,19 @@ def test_tile_mode_scores_each_tile_with_the_model_that_held_it_out(tmp_path):
         p = np.where(label == 1, 1 - score, score)[label != 255]
         expected = 0.1 if sample["tile_id"].endswith("_c000000") else 0.9
         np.testing.assert_allclose(p, expected, atol=1e-6)
+
+
+def test_models_whose_training_learned_nothing_are_named():
+    learned, not_learned = PixelModel(), PixelModel()
+    diagnosis = {
+        "learned": False,
+        "classes": [
+            {"name": "background", "learned": True},
+            {"name": "building", "learned": False},
+        ],
+    }
+    not_learned.meta.training = {"diagnosis": diagnosis}
+    models = model_set([learned, not_learned], ["a.ckpt", "b.ckpt"])
+    assert not_learned.meta.unlearned == ["building"] and learned.meta.unlearned == []
+    assert len(models.warnings) == 1
+    assert models.warnings[0].startswith("b.ckpt learned nothing of building in training")

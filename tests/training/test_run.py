@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pytest
 import shapely
 import torch
@@ -15,6 +16,7 @@ import yaml
 
 from geonoise.models.checkpoint import load_model, read_checkpoint
 from tests.conftest import run_cli as run
+from tests.conftest import write_scene
 
 #: Every test here trains networks (a teacher for the module, and more).
 pytestmark = pytest.mark.slow
@@ -349,3 +351,26 @@ def test_folds_need_a_tile_directory(tmp_path, teacher):
         "-o", tmp_path / "s.ckpt", "--folds", 2,
     )  # fmt: skip
     assert result.exit_code == 2 and "--folds needs a tile directory" in result.output
+
+
+def test_a_model_that_learned_nothing_is_said_so_and_detect_repeats_it(tmp_path):
+    """Buildings on 2 % of random pixels, unrelated to the image: nothing to learn."""
+    rng = np.random.default_rng(5)
+    label = (rng.random((1, 96, 96)) < 0.02).astype("uint8")
+    scene = write_scene(tmp_path / "scene.tif", 96, 96, seed=5)
+    labels = write_scene(tmp_path / "labels.tif", 96, 96, data=label)
+    tiles = tmp_path / "tiles"
+    assert run("-q", "tile", scene, "-l", labels, "-o", tiles, "--size", 32).exit_code == 0
+    out = tmp_path / "t.ckpt"
+    result = run("train-teacher", tiles, "-o", out, "--steps", 6, "--batch-size", 4, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["diagnosis"]["learned"] is False and summary["steps_run"] == 6
+    building = summary["diagnosis"]["classes"][1]
+    assert building["name"] == "building" and building["learned"] is False
+    assert (
+        "learned nothing of building" in result.stderr and "only 6 optimizer steps" in result.stderr
+    )
+    assert "in spatially blocked validation" in summary["split"]
+    detected = run("detect", scene, "-l", labels, "-m", out, "-o", tmp_path / "n.tif")
+    assert detected.exit_code == 0 and "learned nothing of building in training" in detected.stderr
