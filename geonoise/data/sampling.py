@@ -19,7 +19,6 @@ DataLoader workers get their own streams), so a run is repeatable.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -41,9 +40,22 @@ class _Scene:
     cols: np.ndarray
     counts: np.ndarray  # (tiles, 256) labelled pixels per class value
 
-    @property
-    def labelled(self) -> int:
-        return int(self.counts.sum())
+    def __post_init__(self) -> None:
+        self.tile_weights = _Weights(self.counts.sum(axis=1))
+        self.labelled = int(self.counts.sum())
+
+
+class _Weights:
+    """Draws of an index with probability proportional to fixed weights, in O(log n)."""
+
+    def __init__(self, weights: np.ndarray) -> None:
+        self.cumulative = np.cumsum(np.asarray(weights, np.float64))
+
+    def draw(self) -> int:
+        point = float(torch.rand(())) * self.cumulative[-1]
+        return int(
+            np.searchsorted(self.cumulative, point, side="right").clip(0, len(self.cumulative) - 1)
+        )
 
 
 class RandomWindows(Dataset):
@@ -67,6 +79,14 @@ class RandomWindows(Dataset):
         self.class_counts[IGNORE] = 0
         majority = int(self.class_counts.argmax())
         self.rare_classes = [int(c) for c in np.flatnonzero(self.class_counts) if c != majority]
+        self._scene_weights = _Weights([s.labelled for s in self.scenes])
+        self._class_weights = {
+            c: (
+                _Weights([s.counts[:, c].sum() for s in self.scenes]),
+                [_Weights(s.counts[:, c]) for s in self.scenes],
+            )
+            for c in self.rare_classes
+        }
         self.length = length or max(1, round(self.labelled_area / self.size**2))
 
     @property
@@ -89,9 +109,9 @@ class RandomWindows(Dataset):
         if self.rare_classes and float(torch.rand(())) < self.rare_share:
             value = self.rare_classes[int(torch.randint(len(self.rare_classes), ()))]
             return self._around_class(value)
-        scene = self.scenes[_draw([s.labelled for s in self.scenes])]
+        scene = self.scenes[self._scene_weights.draw()]
         for _ in range(PLACEMENT_TRIES):
-            tile = _draw(scene.counts.sum(axis=1))
+            tile = scene.tile_weights.draw()
             window = self._assemble(scene, *self._position_over(scene, tile))
             if (window["mask"] != IGNORE).float().mean() >= 0.5:
                 break
@@ -115,8 +135,9 @@ class RandomWindows(Dataset):
 
     def _around_class(self, value: int) -> Sample:
         """A window around a random pixel of class ``value``."""
-        scene = self.scenes[_draw([s.counts[:, value].sum() for s in self.scenes])]
-        tile = _draw(scene.counts[:, value])
+        scenes, tiles = self._class_weights[value]
+        k = scenes.draw()
+        scene, tile = self.scenes[k], tiles[k].draw()
         label = self.dataset[int(scene.samples[tile])]["mask"].numpy()
         pixels = np.flatnonzero(label.ravel() == value)
         row, col = divmod(int(pixels[int(torch.randint(len(pixels), ()))]), label.shape[1])
@@ -157,12 +178,6 @@ class RandomWindows(Dataset):
             "mask": torch.from_numpy(label),
             "tile_id": f"window_r{top}_c{left}",
         }
-
-
-def _draw(weights: Any) -> int:
-    """An index drawn with probability proportional to ``weights`` (torch's generator)."""
-    p = torch.as_tensor(np.asarray(weights, np.float64))
-    return int(torch.multinomial(p / p.sum(), 1))
 
 
 def _scenes(dataset: PairDataset) -> list[_Scene]:
