@@ -35,7 +35,6 @@ import math
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -50,6 +49,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import real_data  # noqa: E402
+from bench_quality import run  # noqa: E402  (a geonoise command, recorded)
 from machine import cpu_name  # noqa: E402
 
 ROOT = HERE.parent
@@ -58,19 +58,6 @@ GEONOISE = str(ROOT / ".venv" / "bin" / "geonoise")
 NOISE_RATE = 0.2
 TILE, OVERLAP, EVAL_TILE = 128, 32, 64
 METHODS = ("student", "noisy-only", "teacher", "cleanlab", "prior")
-
-
-def run(command: list, log: list[str]) -> str:
-    """Run a geonoise command; stdout back; the command recorded."""
-    text = shlex.join(str(c) for c in command).replace(str(ROOT) + "/", "")
-    log.append(text)
-    print(f"$ {text}", file=sys.stderr, flush=True)
-    done = subprocess.run([str(c) for c in command], capture_output=True, text=True, cwd=ROOT)
-    if done.returncode:
-        sys.exit(f"failed ({done.returncode}): {text}\n{done.stderr[-3000:]}")
-    if done.stderr.strip():
-        print(done.stderr[-2000:], file=sys.stderr)
-    return done.stdout
 
 
 # --------------------------------------------------------------------------- noise
