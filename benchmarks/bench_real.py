@@ -105,9 +105,8 @@ def add_noise(
             geometries.append(candidate)
             changed.append({"kind": "spurious", "geometry": candidate})
             occupied = occupied.union(candidate.buffer(0.5))
-    noisy = gpd.GeoDataFrame(
-        {"class": 1}, geometry=[g for g in geometries if g is not None], crs=crowns.crs
-    )
+    kept = [g for g in geometries if g is not None]
+    noisy = gpd.GeoDataFrame({"class": [1] * len(kept)}, geometry=kept, crs=crowns.crs)
     return noisy, gpd.GeoDataFrame(changed, crs=crowns.crs)
 
 
@@ -117,6 +116,7 @@ def target_files(scene: Path, crowns: Path, out: Path, seed: int) -> dict[str, P
     files |= {k: out / k for k in ("clean.tif", "noisy.tif", "truth.tif")}
     if all(p.exists() for p in files.values()):
         return files
+    out.mkdir(parents=True, exist_ok=True)
     with rasterio.open(scene) as src:
         shape, transform, crs, bounds = src.shape, src.transform, src.crs, tuple(src.bounds)
     half = box(*bounds)
@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         "# Real scenes: does training learn the foreground, and is the noise found?",
         "",
         f"Produced by `.venv/bin/python benchmarks/bench_real.py{' ' + given if given else ''}` "
-        f"in {minutes:.0f} minutes (models reused from `benchmarks/_work/real/` where an "
+        f"in {minutes:.0f} min (models reused from `benchmarks/_work/real/` where an "
         f"earlier run of the same settings left them). Every number below comes from that run "
         f"(also in `{stem}.json`). Scenes and their sources: `benchmarks/real_data.py`. "
         f"Noise: {NOISE_RATE:.0%} of the east half's crowns changed (dropped, added, shifted, "
