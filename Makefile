@@ -8,7 +8,7 @@ VENV       ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PIP_ARGS   ?=
 DEMO_OUT   ?= demo_out
-DEMO_EPOCHS ?= 40
+DEMO_STEPS ?= 300
 
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.geonoise-installed
@@ -44,9 +44,9 @@ demo: $(STAMP)
 	$(VENV)/bin/geonoise tile sample_data/target/scene.tif \
 		--labels sample_data/target/labels_noisy.gpkg -o $(DEMO_OUT)/tiles_target --size 256 --overlap 32
 	$(VENV)/bin/geonoise train-teacher $(DEMO_OUT)/tiles_source -o $(DEMO_OUT)/teacher.ckpt \
-		--config config.yaml --epochs $(DEMO_EPOCHS) --batch-size 4
+		--config config.yaml --steps $(DEMO_STEPS) --batch-size 4
 	$(VENV)/bin/geonoise train-student $(DEMO_OUT)/tiles_target --teacher $(DEMO_OUT)/teacher.ckpt \
-		-o $(DEMO_OUT)/student.ckpt --config config.yaml --epochs $(DEMO_EPOCHS) --batch-size 4
+		-o $(DEMO_OUT)/student.ckpt --config config.yaml --steps $(DEMO_STEPS) --batch-size 4
 	$(VENV)/bin/geonoise export $(DEMO_OUT)/student.ckpt -o $(DEMO_OUT)/student.onnx
 	$(VENV)/bin/geonoise detect sample_data/target/scene.tif -l sample_data/target/labels_noisy.gpkg \
 		-m $(DEMO_OUT)/student.onnx -o $(DEMO_OUT)/noise.tif
