@@ -11,7 +11,11 @@ if TYPE_CHECKING:
 
 
 def read_metrics(path: str | os.PathLike) -> pd.DataFrame:
-    """Lightning's CSV log folded to one row per epoch (train and validation rows merged)."""
+    """Lightning's CSV log folded to one row per validation (train and validation rows merged).
+
+    A Lightning epoch is the steps between two validations; ``step`` is the optimizer
+    step at which it ended.
+    """
     import pandas as pd
 
     table = pd.read_csv(path)
@@ -19,23 +23,24 @@ def read_metrics(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def plot_curves(history: pd.DataFrame, path: str | os.PathLike, title: str = "") -> None:
-    """Loss (train, validation) and validation IoU/F1 per epoch, as a PNG."""
+    """Loss (train, validation) and validation IoU/F1 against the optimizer step, as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    x, xlabel = ("step", "optimizer step") if "step" in history else ("epoch", "epoch")
     for column, label in (("train_loss", "train"), ("val_loss", "validation")):
         if column in history:
             rows = history.dropna(subset=[column])
-            left.plot(rows["epoch"], rows[column], marker=".", label=label)
-    left.set(xlabel="epoch", ylabel="loss", title="loss")
+            left.plot(rows[x], rows[column], marker=".", label=label)
+    left.set(xlabel=xlabel, ylabel="loss", title="loss")
     left.legend()
     for column in [c for c in history if c.startswith(("val_iou_", "val_f1_", "val_miou"))]:
         rows = history.dropna(subset=[column])
-        right.plot(rows["epoch"], rows[column], marker=".", label=column.removeprefix("val_"))
-    right.set(xlabel="epoch", ylabel="score", title="validation IoU / F1", ylim=(0, 1))
+        right.plot(rows[x], rows[column], marker=".", label=column.removeprefix("val_"))
+    right.set(xlabel=xlabel, ylabel="score", title="validation IoU / F1", ylim=(0, 1))
     right.legend(fontsize="small")
     fig.suptitle(title)
     fig.savefig(path, dpi=100, format="png")
