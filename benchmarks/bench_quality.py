@@ -25,7 +25,7 @@ rho on a grid of non-overlapping 128-px tiles. Results go to
 against the noise rate, ``benchmarks/quality_ap.png``.
 
     .venv/bin/python benchmarks/bench_quality.py            # every case (tens of minutes)
-    .venv/bin/python benchmarks/bench_quality.py --quick    # 2 epochs, 2 cases: a smoke test
+    .venv/bin/python benchmarks/bench_quality.py --quick    # 20 steps, 2 cases: a smoke test
 
 Needs cleanlab (a benchmark-only dependency: ``pip install -e .[bench]``).
 """
@@ -135,7 +135,9 @@ def train(role: str, tiles: Path, out: Path, args: argparse.Namespace, log: list
     target = out.with_name(f"{out.stem}.folds.txt") if folds > 1 else out
     if not target.exists():
         command = [GEONOISE, "-q", f"train-{role}", tiles, "-o", out, "--overwrite"]
-        command += ["--preset", args.preset, "--epochs", str(args.epochs), "--batch-size", "4"]
+        budget = ["--epochs", str(args.epochs)] if args.epochs else []
+        budget += ["--steps", str(args.steps)] if args.steps else []
+        command += ["--preset", args.preset, *budget, "--batch-size", "4"]
         command += ["--seed", str(kw.get("seed", 0))]
         if role == "student":
             command += ["--teacher", kw["teacher"]]
@@ -244,32 +246,22 @@ def run_case(case: Case, args: argparse.Namespace, log: list[str]) -> list[dict]
     teacher = train("teacher", tiles_source, models / f"teacher-{source_dir.name}.ckpt", args, log)
     common = {"args": args, "log": log, "seed": seed}
     noisy = train("teacher", tiles_target, root / "noisy_only.ckpt", **common)
-    noisy_cf = train("teacher", tiles_target, root / "noisy_cf.ckpt", folds=FOLDS, **common)
     student = train("student", tiles_target, root / "student.ckpt", teacher=teacher, **common)
-    crossfit = train(
-        "student", tiles_target, root / "crossfit.ckpt", teacher=teacher, folds=FOLDS, **common
-    )
     probs = "--probabilities"
     maps = {
         "noisy-only": detect(target, [noisy], root / "noisy_only.tif", log, probs),
         "noisy-only-tta": detect(target, [noisy], root / "noisy_only_tta.tif", log, "--tta"),
-        "noisy-only-crossfit": detect(target, [noisy_cf], root / "noisy_cf.tif", log, probs),
         "teacher": detect(target, [teacher], root / "teacher.tif", log),
         "student": detect(target, [student], root / "student.tif", log),
         "student-tta": detect(target, [student], root / "student_tta.tif", log, "--tta"),
         "student+noisy-only": detect(target, [student, noisy], root / "student_noisy.tif", log),
-        "student-crossfit": detect(target, [crossfit], root / "crossfit.tif", log),
-        "student-crossfit-tta": detect(target, [crossfit], root / "crossfit_tta.tif", log, "--tta"),
-        "student-crossfit+teacher": detect(
-            target, [crossfit, teacher], root / "crossfit_teacher.tif", log
-        ),
     }
-    cleanlab = {
-        "cleanlab": cleanlab_outputs(maps["noisy-only"], eval_tiles, root / "cleanlab"),
-        "cleanlab-crossfit": cleanlab_outputs(
+    cleanlab = {"cleanlab": cleanlab_outputs(maps["noisy-only"], eval_tiles, root / "cleanlab")}
+    if not args.no_crossfit:
+        maps |= crossfit_maps(target, tiles_target, teacher, root, common)
+        cleanlab["cleanlab-crossfit"] = cleanlab_outputs(
             maps["noisy-only-crossfit"], eval_tiles, root / "cleanlab_cf"
-        ),
-    }
+        )
     for weight in args.lambdas:  # other distillation weights than the default 0.1
         model = train("student", tiles_target, root / f"student_l{weight:g}.ckpt",
                       teacher=teacher, distill_weight=weight, **common)  # fmt: skip
@@ -277,6 +269,8 @@ def run_case(case: Case, args: argparse.Namespace, log: list[str]) -> list[dict]
         maps[f"student-tta-l{weight:g}"] = detect(target, [model], out, log, "--tta")
     rows = []
     for method in [*METHODS, *(f"student-tta-l{w:g}" for w in args.lambdas)]:
+        if method not in maps and method not in cleanlab:
+            continue  # cross-fitted methods with --no-crossfit
         if method in cleanlab:
             issues, ranking = cleanlab[method]
             scores = evaluate(issues, target, eval_tiles, log, ranking=ranking)
@@ -284,6 +278,27 @@ def run_case(case: Case, args: argparse.Namespace, log: list[str]) -> list[dict]
             scores = evaluate(maps[method], target, eval_tiles, log)
         rows.append({"case": case.name, "rate": case.rate, "method": method, **scores})
     return rows
+
+
+def crossfit_maps(
+    target: Path, tiles: Path, teacher: str, root: Path, common: dict
+) -> dict[str, Path]:
+    """The cross-fitted noisy-only net and student (``FOLDS`` folds each), and their maps."""
+    log = common["log"]
+    noisy_cf = train("teacher", tiles, root / "noisy_cf.ckpt", folds=FOLDS, **common)
+    crossfit = train(
+        "student", tiles, root / "crossfit.ckpt", teacher=teacher, folds=FOLDS, **common
+    )
+    return {
+        "noisy-only-crossfit": detect(
+            target, [noisy_cf], root / "noisy_cf.tif", log, "--probabilities"
+        ),
+        "student-crossfit": detect(target, [crossfit], root / "crossfit.tif", log),
+        "student-crossfit-tta": detect(target, [crossfit], root / "crossfit_tta.tif", log, "--tta"),
+        "student-crossfit+teacher": detect(
+            target, [crossfit, teacher], root / "crossfit_teacher.tif", log
+        ),
+    }
 
 
 # --------------------------------------------------------------------------- report
@@ -383,15 +398,24 @@ def machine(args: argparse.Namespace) -> list[str]:
         f"- CPU: {cpu_name()}, {os.cpu_count()} cores; no GPU used",
         f"- Python {platform.python_version()}, torch {torch.__version__}, "
         f"cleanlab {cleanlab.__version__}",
-        f"- Models: preset {args.preset}, {args.epochs} epochs at most (early stopping), "
-        "batch 4, 256-px training tiles with 32 px overlap, seeds per case",
+        f"- Models: preset {args.preset}, "
+        + (
+            f"{args.epochs} passes over the tiles"
+            if args.epochs
+            else f"{args.steps or 'the default number of'} optimizer steps"
+        )
+        + ", batch 4, 256-px training tiles with 32 px overlap, seeds per case",
     ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 epochs, 2 cases (smoke test)")
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--quick", action="store_true", help="20 steps, 2 cases (smoke test)")
+    parser.add_argument("--epochs", type=int, default=None, help="passes over the tiles")
+    parser.add_argument("--steps", type=int, default=None, help="default: geonoise's own rule")
+    parser.add_argument(
+        "--no-crossfit", action="store_true", help="leave out the cross-fitted (3-fold) models"
+    )
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--cases", nargs="*", help="case names (default: all)")
     parser.add_argument("--default", default="student-tta", choices=METHODS)
@@ -406,9 +430,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cases = [c for c in CASES if not args.cases or c.name in args.cases]
     if args.quick:
-        args.epochs, cases = 2, [CASES[2], CASES[4]]
+        args.steps, cases = 20, [CASES[2], CASES[4]]
         args.output = WORK / "RESULTS.quick.md"
-    args.tag = f"{args.preset}-e{args.epochs}"
+    budget = f"e{args.epochs}" if args.epochs else f"s{args.steps or 'default'}"
+    args.tag = f"{args.preset}-{budget}"
     started = time.perf_counter()
     log: list[str] = []
     rows = [row for case in cases for row in run_case(case, args, log)]
