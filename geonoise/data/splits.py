@@ -18,7 +18,6 @@ from geonoise.errors import InvalidInputError
 
 if TYPE_CHECKING:
     import geopandas as gpd
-    from shapely.geometry.base import BaseGeometry
 
 #: Default spatial block edge of :func:`blocked_split`, in tile footprint widths.
 BLOCK_TILES = 4
@@ -36,22 +35,18 @@ BLOCKS_PER_SHARE = 3
 
 @dataclass(frozen=True)
 class Split:
-    """Training and validation tiles; where they overlap, training must not see the labels.
+    """Training and validation tiles, and the tiles left out because they overlap validation.
 
     Attributes:
         train: Training tile ids, in index order.
         val: Validation tile ids, in index order.
-        overlapping: The training tiles that share area with validation tiles: their
-            labels inside ``region`` are to be hidden (read as ignore) in training.
-        dropped: Tiles lying wholly inside validation footprints, left out.
-        region: The union of the validation footprints (shapely, in the index's CRS).
+        dropped: Tiles that share area with validation tiles, in neither set, so that no
+            pixel is both trained and validated on.
     """
 
     train: list[str]
     val: list[str]
-    overlapping: list[str]
     dropped: list[str]
-    region: BaseGeometry
 
     def describe(self) -> str:
         """One line for the log: the sizes of both sides and what overlap cost."""
@@ -60,10 +55,8 @@ class Split:
             f"{len(self.val)} of {total} tiles ({len(self.val) / total:.0%}) in spatially "
             f"blocked validation, {len(self.train)} for training"
         )
-        if self.overlapping:
-            text += f", {len(self.overlapping)} of them with labels hidden where they overlap it"
         if self.dropped:
-            text += f"; {len(self.dropped)} inside validation footprints left out"
+            text += f", {len(self.dropped)} left out for overlapping validation tiles"
         return text
 
 
@@ -81,11 +74,11 @@ def blocked_split(
     default block (4 tile widths) is halved until there are enough blocks to
     make up ``val_fraction`` of the tiles. Blocks, in an order drawn from
     ``seed``, go to validation while one brings the validation count closer to
-    the target. Training tiles that share area with validation tiles keep
-    their other pixels: their labels inside the validation footprints are to
-    be hidden (:meth:`~geonoise.data.datasets.TileDataset.blind_to` with
-    ``region``), so no label is both trained and validated on; tiles wholly
-    inside validation footprints are left out.
+    the target. Other tiles that share area with a validation tile (not merely
+    touching it) are left out, so no pixel is both trained and validated on;
+    should that leave no training tile, further block orders are drawn. (Keeping
+    them with their labels inside validation hidden was measured too: it did not
+    train better models on real scenes, see benchmarks/RESULTS_real.md.)
 
     Args:
         index: Tile footprints with a ``tile_id`` column (a ``tiles`` layer).
@@ -96,8 +89,6 @@ def blocked_split(
     Raises:
         InvalidInputError: fewer than 2 tiles, or no split leaves a training tile.
     """
-    import shapely
-
     _check_fraction(val_fraction)
     if len(index) < 2:
         raise InvalidInputError(
@@ -111,21 +102,12 @@ def blocked_split(
     rng = np.random.default_rng(seed)
     for _ in range(SPLIT_ATTEMPTS):
         val = _pick_validation_blocks(blocks, val_fraction, rng)
-        region = shapely.union_all(footprints[val])
-        shared = _shared_area(footprints, region) * ~val
-        inside = shared >= shapely.area(footprints) * (1 - 1e-9)
-        train = ~val & ~inside
+        dropped = ~val & _overlapping(footprints, val)
+        train = ~val & ~dropped
         if train.any():
-            overlapping = train & (shared > 1e-9 * float(np.median(shapely.area(footprints))))
-            return Split(
-                ids[train].tolist(),
-                ids[val].tolist(),
-                ids[overlapping].tolist(),
-                ids[inside].tolist(),
-                region,
-            )
+            return Split(ids[train].tolist(), ids[val].tolist(), ids[dropped].tolist())
     raise InvalidInputError(
-        f"every training tile lies inside validation tiles in all {SPLIT_ATTEMPTS} block draws; "
+        f"every training tile overlaps a validation tile in all {SPLIT_ATTEMPTS} block draws; "
         "tile with less --overlap or use a smaller --block-size"
     )
 
@@ -288,8 +270,17 @@ def _pick_validation_blocks(
     return np.isin(blocks, chosen)
 
 
-def _shared_area(footprints: np.ndarray, region: BaseGeometry) -> np.ndarray:
-    """Area each footprint shares with ``region``."""
+def _overlapping(footprints: np.ndarray, val: np.ndarray) -> np.ndarray:
+    """Mask of the footprints that share area with a validation footprint."""
     import shapely
 
-    return shapely.area(shapely.intersection(footprints, region))
+    out = np.zeros(len(footprints), dtype=bool)
+    val_shapes = footprints[val]
+    tree = shapely.STRtree(val_shapes)
+    pairs = tree.query(footprints, predicate="intersects")
+    if pairs.size == 0:
+        return out
+    shared = shapely.area(shapely.intersection(footprints[pairs[0]], val_shapes[pairs[1]]))
+    tolerance = 1e-9 * float(np.median(shapely.area(footprints)))
+    out[pairs[0][shared > tolerance]] = True
+    return out

@@ -104,9 +104,8 @@ def run_dir_for(output: str | os.PathLike) -> Path:
 def split_data(dataset: PairDataset, config: TrainConfig) -> tuple[PairDataset, PairDataset, str]:
     """Spatially blocked train/validation subsets (random by file for plain folders).
 
-    Training tiles that overlap validation tiles keep their other pixels: their
-    labels inside the validation footprints are hidden, so no label is both
-    trained and validated on.
+    Tiles that overlap validation tiles are left out of training, so no pixel is
+    both trained and validated on.
     """
     from geonoise.data.datasets import TileDataset
     from geonoise.data.splits import blocked_split, folder_split
@@ -114,10 +113,7 @@ def split_data(dataset: PairDataset, config: TrainConfig) -> tuple[PairDataset, 
     if isinstance(dataset, TileDataset):
         split = blocked_split(dataset.index, config.val_fraction, config.block_size, config.seed)
         logger.info("%s", split.describe())
-        train = dataset.subset(split.train)
-        if split.overlapping:
-            train = train.blind_to(split.region, dataset.index.crs)
-        return train, dataset.subset(split.val), split.describe()
+        return dataset.subset(split.train), dataset.subset(split.val), split.describe()
     logger.warning(
         "plain image folders carry no location: validation tiles are drawn at "
         "random and may overlap training tiles"

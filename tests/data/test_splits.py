@@ -16,16 +16,17 @@ from tests.conftest import CRS, ORIGIN
 from tests.data.conftest import assert_clean_split, grid_index, make_tiles
 
 
-def test_blocked_split_hides_the_labels_overlapping_neighbours_share_with_validation():
+def test_blocked_split_keeps_overlapping_neighbours_out_of_training():
     index = grid_index(12, 12)  # tiles overlap their neighbours by 4 units
     split = blocked_split(index, val_fraction=0.2, seed=3)
     assert_clean_split(index, split)
     assert abs(len(split.val) / len(index) - 0.2) <= 0.05
-    assert split.overlapping and not split.dropped  # the ring keeps its other pixels
+    assert split.dropped  # the ring around validation blocks is left out
     assert blocked_split(index, val_fraction=0.2, seed=3) == split
     assert blocked_split(index, val_fraction=0.2, seed=4).val != split.val
     assert list(index.tile_id[index.tile_id.isin(split.val)]) == split.val  # index order
     assert "in spatially blocked validation" in split.describe()
+    assert f"{len(split.dropped)} left out for overlapping" in split.describe()
 
 
 def test_blocked_split_of_touching_tiles_keeps_all_of_them():
@@ -33,7 +34,7 @@ def test_blocked_split_of_touching_tiles_keeps_all_of_them():
     split = blocked_split(index, val_fraction=0.25, block_size=32.0)
     assert_clean_split(index, split)
     assert len(split.train) + len(split.val) == 64 and len(split.val) == 16
-    assert not split.overlapping and not split.dropped
+    assert not split.dropped
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
