@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from geonoise.contracts import IGNORE
 from geonoise.data.datasets import PairDataset, Sample, TileDataset
@@ -201,3 +201,26 @@ def _scenes(dataset: PairDataset) -> list[_Scene]:
         cols = index["col_off"].to_numpy()[mine].astype(np.int64)
         scenes.append(_Scene(positions[mine], rows, cols, counts[mine]))
     return [s for s in scenes if s.labelled]
+
+
+class Draws(Sampler[int]):
+    """``num_samples`` indices of a data set per pass: shuffled passes over it, chained.
+
+    Unlike a ``RandomSampler``, which Lightning replaces under DDP by a
+    ``DistributedSampler`` over the data set (one pass, whatever ``num_samples``
+    was), a sampler of its own kind is wrapped and its draws split among the
+    processes, so each of them gets ``num_samples / world size``.
+    """
+
+    def __init__(self, size: int, num_samples: int) -> None:
+        if size < 1 or num_samples < 1:
+            raise ValueError(f"cannot draw {num_samples} of {size} samples")
+        self.size, self.num_samples = int(size), int(num_samples)
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __iter__(self):
+        passes = -(-self.num_samples // self.size)
+        order = torch.cat([torch.randperm(self.size) for _ in range(passes)])
+        yield from order[: self.num_samples].tolist()

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from geonoise.contracts import BACKGROUND, BUILDING, IGNORE, default_class_names
 from geonoise.data.datasets import open_tiles
-from geonoise.data.sampling import RandomWindows
+from geonoise.data.sampling import Draws, RandomWindows
 from geonoise.data.stats import label_counts, shares
 from geonoise.data.tiledir import read_tile_index
 from geonoise.errors import InvalidInputError
@@ -233,7 +233,8 @@ def fit(
     task = _task(role, meta, config, teacher, budget)
     earlier = _earlier_metrics(run_dir) if resume else None
     trainer = build_trainer(config, run_dir, budget, progress=progress)
-    _run_trainer(trainer, task, _loaders(data, config, budget), last if resume else None)
+    loaders = _loaders(data, config, budget, trainer.world_size)
+    _run_trainer(trainer, task, loaders, last if resume else None)
     if trainer.global_rank != 0:
         return None
     if earlier is not None:
@@ -315,10 +316,13 @@ def _task(
 
 
 def _loaders(
-    data: TrainingData, config: TrainConfig, budget: Budget
+    data: TrainingData, config: TrainConfig, budget: Budget, world_size: int = 1
 ) -> tuple[DataLoader, DataLoader]:
-    """Training batches drawn at random, ``val_every`` of them a Lightning epoch; validation."""
-    from torch.utils.data import DataLoader, RandomSampler
+    """Training batches drawn at random, ``val_every`` of them a Lightning epoch; validation.
+
+    Under DDP each of the ``world_size`` processes draws ``val_every`` batches of its own.
+    """
+    from torch.utils.data import DataLoader
 
     loader = {
         "batch_size": config.batch_size,
@@ -326,7 +330,7 @@ def _loaders(
         "persistent_workers": config.num_workers > 0,
     }
     # Full batches only: BatchNorm cannot use a batch of one, and every step sees as much.
-    sampler = RandomSampler(data.samples, num_samples=budget.val_every * config.batch_size)
+    sampler = Draws(len(data.samples), budget.val_every * config.batch_size * world_size)
     return (
         DataLoader(data.samples, sampler=sampler, drop_last=True, **loader),
         DataLoader(data.val, **loader),
@@ -473,6 +477,11 @@ def _finish(
 
     callback = trainer.checkpoint_callback
     best = callback.best_model_path or callback.last_model_path
+    if not best:
+        raise InvalidInputError(
+            f"training wrote no checkpoint after {trainer.global_step} optimizer steps "
+            f"on {len(data.train)} training tiles (no full training batch?)"
+        )
     model, meta = load_model(best)
     history = read_metrics(run_dir / "metrics.csv")
     scored = history.dropna(subset=["val_loss"]) if "val_loss" in history else history

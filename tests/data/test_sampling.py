@@ -8,7 +8,7 @@ import torch
 
 from geonoise.contracts import IGNORE
 from geonoise.data.datasets import FolderDataset, TileDataset
-from geonoise.data.sampling import RandomWindows
+from geonoise.data.sampling import Draws, RandomWindows
 from geonoise.data.splits import blocked_split
 from tests.data.conftest import write_png
 
@@ -79,3 +79,19 @@ def test_rare_class_windows_show_the_rare_class_more_often(tmp_path):
     first = [rare[0]["tile_id"] for _ in range(5)]
     torch.manual_seed(3)
     assert [rare[0]["tile_id"] for _ in range(5)] == first  # repeatable from the seed
+
+
+def test_draws_chain_whole_passes_and_split_among_ddp_processes():
+    from lightning.fabric.utilities.distributed import DistributedSamplerWrapper
+
+    torch.manual_seed(0)
+    draws = list(Draws(5, 12))
+    assert len(draws) == 12
+    assert sorted(draws[:5]) == sorted(draws[5:10]) == list(range(5))
+    # Lightning wraps a sampler of its own kind under DDP: each process gets its share.
+    ranks = [
+        list(DistributedSamplerWrapper(Draws(5, 12), num_replicas=2, rank=r, shuffle=True))
+        for r in (0, 1)
+    ]
+    assert [len(r) for r in ranks] == [6, 6]
+    assert all(0 <= i < 5 for r in ranks for i in r)
