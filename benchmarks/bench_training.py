@@ -736,7 +736,7 @@ def throughput(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
     from geonoise.data.datasets import TileDataset
     from geonoise.models.nrn_rsseg import ModelConfig
     from geonoise.training.config import TrainConfig
-    from geonoise.training.run import build_meta
+    from geonoise.training.meta import build_meta
 
     _quiet_lightning()
     torch.set_num_threads(THREADS)
@@ -776,7 +776,7 @@ def throughput(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
         "ratio is the median of the per-step ratios (the *sum* ratio, total (b) / total (a), "
         "beside it).",
         "- **(b′) CLI trainer settings**: as (b) plus the per-step settings that "
-        "`geonoise.training.run.build_trainer` adds: `log_every_n_steps=1` and "
+        "`geonoise.training.trainer.build_trainer` adds: `log_every_n_steps=1` and "
         "`deterministic='warn'` (which switches on `torch.use_deterministic_algorithms(True, "
         "warn_only=True)` and with it the filling of every uninitialised tensor). The bare "
         "steps stay non-deterministic.",

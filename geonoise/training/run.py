@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from geonoise.contracts import BACKGROUND, BUILDING, IGNORE, default_class_names
 from geonoise.data.datasets import open_tiles
 from geonoise.data.sampling import Draws, RandomWindows
 from geonoise.data.stats import label_counts, shares
@@ -33,6 +32,14 @@ from geonoise.errors import InvalidInputError
 from geonoise.training.budget import Budget, plan_budget
 from geonoise.training.config import Role, TrainConfig
 from geonoise.training.diagnosis import diagnose
+from geonoise.training.meta import build_meta
+from geonoise.training.rundir import (
+    earlier_metrics,
+    prepare_run_dir,
+    prepend_metrics,
+    resumed_meta,
+    run_dir_for,
+)
 from geonoise.training.trainer import build_trainer
 
 if TYPE_CHECKING:
@@ -95,12 +102,6 @@ class TrainingData:
         return len(self.samples)
 
 
-def run_dir_for(output: str | os.PathLike) -> Path:
-    """The run directory of a model file: ``teacher.ckpt`` → ``teacher_run/``."""
-    path = Path(output)
-    return path.with_name(f"{path.stem}_run")
-
-
 def split_data(dataset: PairDataset, config: TrainConfig) -> tuple[PairDataset, PairDataset, str]:
     """Spatially blocked train/validation subsets (random by file for plain folders).
 
@@ -121,75 +122,6 @@ def split_data(dataset: PairDataset, config: TrainConfig) -> tuple[PairDataset, 
     train_ids, val_ids = folder_split(dataset.tile_ids, config.val_fraction, config.seed)
     description = f"{len(val_ids)} of {len(dataset)} images drawn at random for validation"
     return dataset.subset(train_ids), dataset.subset(val_ids), description
-
-
-def class_values(present: list[int], declared: list[int] | None) -> list[int]:
-    """The label values a model learns: those declared, else those present in the labels.
-
-    A model needs two classes at least: a single value present gets 0 (or 1) beside it.
-
-    Raises:
-        InvalidInputError: a declared value outside 0..254, or one declared twice, or a
-            value present in the labels that the declaration leaves out.
-    """
-    if declared is not None:
-        values = sorted(set(int(v) for v in declared))
-        if len(values) != len(declared) or not all(0 <= v < IGNORE for v in values):
-            raise InvalidInputError(
-                f"{declared} must be distinct class ids 0..254", option="--class-values"
-            )
-        missing = sorted(set(present) - set(values))
-        if missing:
-            raise InvalidInputError(
-                f"the labels hold the classes {', '.join(map(str, missing))} too; declare them",
-                option="--class-values",
-            )
-        return values
-    values = sorted(set(int(v) for v in present))
-    if not values:
-        return [BACKGROUND, BUILDING]
-    if len(values) == 1:
-        other = BUILDING if values[0] == BACKGROUND else BACKGROUND
-        values = sorted({values[0], other})
-    return values
-
-
-def build_meta(train_set: PairDataset, config: TrainConfig, role: Role) -> dict[str, Any]:
-    """The model description: preset plus overrides, bands, classes, normalisation."""
-    from geonoise.data.stats import compute_band_stats
-    from geonoise.models.checkpoint import ModelMeta
-    from geonoise.models.nrn_rsseg import model_config
-
-    values = class_values(train_set.class_ids, config.class_values)
-    names = config.class_names or default_class_names(values)
-    if len(names) != len(values):
-        raise InvalidInputError(
-            f"{len(names)} class names for the {len(values)} classes "
-            f"{', '.join(map(str, values))} of the labels",
-            option="--class-names",
-        )
-    num_classes = len(values)
-    overrides = {
-        k: v
-        for k, v in (("base_width", config.base_width), ("depth", config.depth))
-        if v is not None
-    }
-    model = model_config(
-        config.preset, in_channels=train_set.band_count, num_classes=num_classes, **overrides
-    )
-    stats = compute_band_stats(train_set)
-    return ModelMeta(
-        model=model.to_dict(),
-        class_names=list(names),
-        class_values=values,
-        band_mean=stats.mean,
-        band_std=stats.std,
-        band_low=stats.low,
-        band_high=stats.high,
-        tile_size=train_set.tile_size,
-        role=role,
-        training=asdict(config),
-    ).to_dict()
 
 
 def fit(
@@ -222,23 +154,23 @@ def fit(
 
     output = Path(output)
     _check_teacher(role, teacher)
-    run_dir = _prepare_run_dir(output, resume, overwrite)
+    run_dir = prepare_run_dir(output, resume, overwrite)
     last = run_dir / "checkpoints" / "last.ckpt"
     L.seed_everything(config.seed, workers=True, verbose=False)
     data = _training_data(tiles, labels_dir, config, tile_ids, holdout)
     budget = _budget(config, data)
-    meta = _resumed_meta(last) if resume else build_meta(data.train, config, role)
+    meta = resumed_meta(last) if resume else build_meta(data.train, config, role)
     if holdout is not None and not resume:
         meta["holdout"] = holdout
     task = _task(role, meta, config, teacher, budget)
-    earlier = _earlier_metrics(run_dir) if resume else None
+    earlier = earlier_metrics(run_dir) if resume else None
     trainer = build_trainer(config, run_dir, budget, progress=progress)
     loaders = _loaders(data, config, budget, trainer.world_size)
     _run_trainer(trainer, task, loaders, last if resume else None)
     if trainer.global_rank != 0:
         return None
     if earlier is not None:
-        _prepend_metrics(earlier, run_dir / "metrics.csv")
+        prepend_metrics(earlier, run_dir / "metrics.csv")
     result = _finish(trainer, output, run_dir, overwrite or resume, data)
     result.budget, result.split = budget.to_dict(), data.split
     for warning in result.warnings:
@@ -419,52 +351,6 @@ def fit_folds(
     with io.atomic_output(listing, overwrite=True) as tmp:
         tmp.write_text("".join(f"{path}\n" for path in models), encoding="utf-8")
     return results
-
-
-def _prepare_run_dir(output: Path, resume: bool, overwrite: bool) -> Path:
-    import shutil
-
-    from geonoise import io
-    from geonoise.errors import OutputExistsError
-
-    run_dir = run_dir_for(output)
-    if resume:
-        if not (run_dir / "checkpoints" / "last.ckpt").exists():
-            raise InvalidInputError(
-                f"nothing to resume: {run_dir}/checkpoints/last.ckpt is missing", option="--resume"
-            )
-        return run_dir
-    io.check_output(output, overwrite)
-    if run_dir.exists():
-        if not overwrite:
-            raise OutputExistsError(
-                f"{run_dir} exists; pass --resume to continue that run or "
-                "--overwrite to start again"
-            )
-        shutil.rmtree(run_dir)
-    return run_dir
-
-
-def _earlier_metrics(run_dir: Path) -> Any:
-    """The metrics of the run being resumed (Lightning's CSV logger starts its file afresh)."""
-    import pandas as pd
-
-    path = run_dir / "metrics.csv"
-    return pd.read_csv(path) if path.exists() else None
-
-
-def _prepend_metrics(earlier: Any, path: Path) -> None:
-    import pandas as pd
-
-    later = pd.read_csv(path)
-    kept = earlier[earlier["epoch"] < later["epoch"].min()]
-    pd.concat([kept, later], ignore_index=True).to_csv(path, index=False)
-
-
-def _resumed_meta(last: Path) -> dict[str, Any]:
-    from geonoise.models.checkpoint import read_checkpoint
-
-    return read_checkpoint(last)[0].to_dict()
 
 
 def _finish(

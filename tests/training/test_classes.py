@@ -11,7 +11,7 @@ from geonoise.data.tiling import TileOptions, plan_tiling, write_tiles
 from geonoise.errors import InvalidInputError
 from geonoise.models.checkpoint import ModelMeta, check_compatible
 from geonoise.training.config import TrainConfig
-from geonoise.training.run import build_meta, class_values
+from geonoise.training.meta import build_meta, class_values
 from geonoise.training.tasks import TeacherTask
 from tests.conftest import write_scene
 

@@ -120,7 +120,7 @@ def test_model_file_refuses_pickled_code(tmp_path, capfd):
 def test_student_keeps_the_teacher_frozen_and_in_eval_mode(tiles, teacher):
     from geonoise.data.datasets import open_tiles
     from geonoise.training.config import TrainConfig
-    from geonoise.training.run import build_meta
+    from geonoise.training.meta import build_meta
     from geonoise.training.tasks import StudentTask, frozen
 
     data = open_tiles(str(tiles["noisy"]))
