@@ -15,9 +15,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-#: The default budget: ``STEPS_PER_WINDOW`` steps per training window, within these bounds.
-#: On three real 0.1 m tree scenes (issue #10 research, tiny preset, 128-px windows), held-out
-#: tree IoU was about the same from 125 to 1000 steps on two and best at 500 on the third.
+#: The default budget: ``STEPS_PER_WINDOW`` steps per training window, within these bounds
+#: (measured in ``benchmarks/training_choices.md``).
 MIN_STEPS = 500
 MAX_STEPS = 20000
 STEPS_PER_WINDOW = 4
