@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 BLOCK_TILES = 4
 
 
-#: Block orders :func:`blocked_split` tries before it gives up.
-SPLIT_ATTEMPTS = 16
+#: Block orders :func:`blocked_split` draws at most, looking for one with training tiles
+#: that leaves no class out of training or validation.
+SPLIT_ATTEMPTS = 32
 
 #: Validation blocks wanted per unit of the smaller side's share: with the default block
 #: size, :func:`blocked_split` halves the blocks until there are at least
@@ -75,10 +76,15 @@ def blocked_split(
     make up ``val_fraction`` of the tiles. Blocks, in an order drawn from
     ``seed``, go to validation while one brings the validation count closer to
     the target. Other tiles that share area with a validation tile (not merely
-    touching it) are left out, so no pixel is both trained and validated on;
-    should that leave no training tile, further block orders are drawn. (Keeping
+    touching it) are left out, so no pixel is both trained and validated on.
+    Where that leaves no training tile, or a class of the labels (the index's
+    ``frac_*`` columns) on no training tile or on no validation tile, further
+    block orders are drawn, up to :data:`SPLIT_ATTEMPTS`, and the first draw that
+    misses the fewest classes (training first) is kept: a class that only
+    validation holds cannot be learned, one that only training holds cannot be
+    measured. (Keeping
     them with their labels inside validation hidden was measured too: it did not
-    train better models on real scenes, see benchmarks/RESULTS_real.md.)
+    train better models on real scenes, see benchmarks/training_choices.md.)
 
     Args:
         index: Tile footprints with a ``tile_id`` column (a ``tiles`` layer).
@@ -100,16 +106,47 @@ def blocked_split(
     blocks = _spatial_blocks(index.geometry.bounds.to_numpy(), block_size, min(wanted, len(index)))
     ids = index["tile_id"].astype(str).to_numpy()
     rng = np.random.default_rng(seed)
+    present = _class_presence(index)
+    best: tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray] | None = None
     for _ in range(SPLIT_ATTEMPTS):
         val = _pick_validation_blocks(blocks, val_fraction, rng)
         dropped = ~val & _overlapping(footprints, val)
         train = ~val & ~dropped
-        if train.any():
-            return Split(ids[train].tolist(), ids[val].tolist(), ids[dropped].tolist())
-    raise InvalidInputError(
-        f"every training tile overlaps a validation tile in all {SPLIT_ATTEMPTS} block draws; "
-        "tile with less --overlap or use a smaller --block-size"
-    )
+        if not train.any():
+            continue
+        missing = _classes_missing(present, train, val)
+        if best is None or missing < best[0]:
+            best = (missing, train, val, dropped)
+        if missing == (0, 0):
+            break
+    if best is None:
+        raise InvalidInputError(
+            f"every training tile overlaps a validation tile in all {SPLIT_ATTEMPTS} block "
+            "draws; tile with less --overlap or use a smaller --block-size"
+        )
+    _, train, val, dropped = best
+    return Split(ids[train].tolist(), ids[val].tolist(), ids[dropped].tolist())
+
+
+def _class_presence(index: gpd.GeoDataFrame) -> np.ndarray | None:
+    """``(tiles, classes)`` mask of the classes each tile holds, from the ``frac_*`` columns.
+
+    None for an index without them (not written by ``geonoise tile``).
+    """
+    columns = [c for c in index.columns if str(c).startswith("frac_")]
+    if not columns:
+        return None
+    present = index[columns].fillna(0).to_numpy(np.float64) > 0
+    return present[:, present.any(axis=0)]
+
+
+def _classes_missing(
+    present: np.ndarray | None, train: np.ndarray, val: np.ndarray
+) -> tuple[int, int]:
+    """Classes of the tiles that no training tile holds, and those no validation tile holds."""
+    if present is None:
+        return 0, 0
+    return int((~present[train].any(axis=0)).sum()), int((~present[val].any(axis=0)).sum())
 
 
 @dataclass(frozen=True)

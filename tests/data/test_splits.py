@@ -37,6 +37,27 @@ def test_blocked_split_of_touching_tiles_keeps_all_of_them():
     assert not split.dropped
 
 
+def test_blocked_split_keeps_every_class_on_the_side_that_needs_it():
+    """A rare class on one tile trains; one on two distant tiles trains and validates."""
+    index = grid_index(8, 8, step=16.0)
+    index["frac_0"] = 1.0
+    index["frac_1"] = 0.0
+    index["frac_7"] = 0.0
+    rare = "s_r5_c2"
+    index.loc[index.tile_id == rare, ["frac_0", "frac_1"]] = [0.9, 0.1]
+    index.loc[index.tile_id.isin(["s_r0_c0", "s_r7_c7"]), ["frac_0", "frac_7"]] = [0.5, 0.5]
+    twice = {"s_r0_c0", "s_r7_c7"}
+    for seed in range(20):
+        split = blocked_split(index, val_fraction=0.2, block_size=32.0, seed=seed)
+        assert_clean_split(index, split)
+        assert rare in split.train, seed
+        assert twice & set(split.train) and twice & set(split.val), seed
+    # Without the class columns the first draw with training tiles is kept, and many miss.
+    plain = index.drop(columns=["frac_0", "frac_1", "frac_7"])
+    splits = [blocked_split(plain, val_fraction=0.2, block_size=32.0, seed=s) for s in range(20)]
+    assert sum(rare not in s.train or not twice & set(s.val) for s in splits) >= 5
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     cols=st.integers(1, 9),
