@@ -37,6 +37,16 @@ def test_blocked_split_of_touching_tiles_keeps_all_of_them():
     assert not split.dropped
 
 
+def test_blocked_split_leaves_few_overlapping_tiles_out():
+    """Of 25 overlapping tiles, a single draw of 5 scattered validation tiles often leaves
+    only 5-8 to train on; the best of the draws keeps at least 11."""
+    index = grid_index(5, 5)
+    for seed in range(20):
+        split = blocked_split(index, val_fraction=0.2, seed=seed)
+        assert_clean_split(index, split)
+        assert len(split.train) >= 11 and 4 <= len(split.val) <= 6, (seed, split.describe())
+
+
 def test_blocked_split_keeps_every_class_on_the_side_that_needs_it():
     """A rare class on one tile trains; one on two distant tiles trains and validates."""
     index = grid_index(8, 8, step=16.0)
