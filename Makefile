@@ -13,7 +13,7 @@ DEMO_STEPS ?= 300
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.geonoise-installed
 
-.PHONY: demo test lint format sample-data bench-tile bench-quality clean
+.PHONY: demo test lint format sample-data bench-tile bench-quality bench-real clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,12 @@ sample-data: $(STAMP)
 bench-quality: $(STAMP)
 	$(PY) -m pip install $(PIP_ARGS) -e ".[bench]"
 	$(PY) benchmarks/bench_quality.py
+
+# Real scenes (NEON tree crowns, Landsat land cover): about 30 minutes on 2 cores; fetches the
+# deepforest wheel once with pip download for its example scenes.
+bench-real: $(STAMP)
+	$(PY) -m pip install $(PIP_ARGS) -e ".[bench]"
+	$(PY) benchmarks/bench_real.py
 
 bench-tile: $(STAMP)
 	@command -v gdal_retile.py >/dev/null && test -x /usr/bin/time || \
