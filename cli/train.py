@@ -75,7 +75,10 @@ def training_options(command: Callable) -> Callable:
             type=click.Choice(["tiny", "small", "seed"]),
             default=d.preset,
             show_default=True,
-            help="Model size: tiny for CPUs, seed = the paper's.",
+            help="Model size: tiny (0.12 M parameters), small (1.9 M), seed (7.8 M, the "
+            "paper's). A step of 8 windows of 128 px on one CPU thread costs about 0.3, 0.7 and "
+            "2.1 s; at the same training time all three learned equally on three real scenes "
+            "(benchmarks/presets.md).",
         ),
         click.option("--base-width", type=click.IntRange(2), help="Override the preset's width."),
         click.option("--depth", type=click.IntRange(1, 6), help="Override the preset's depth."),
