@@ -112,13 +112,14 @@ def blocked_split(
     ids = index["tile_id"].astype(str).to_numpy()
     rng = np.random.default_rng(seed)
     present = _class_presence(index)
+    overlapping = _Overlaps(footprints)
     draws = int(np.clip(SPLIT_TILE_DRAWS // len(index), MIN_SPLIT_DRAWS, SPLIT_ATTEMPTS))
     best: tuple[tuple[int, int, int], np.ndarray, np.ndarray, np.ndarray] | None = None
     for attempt in range(SPLIT_ATTEMPTS):
         if attempt >= draws and best is not None:
             break
         val = _pick_validation_blocks(blocks, val_fraction, rng)
-        dropped = ~val & _overlapping(footprints, val)
+        dropped = ~val & overlapping(val)
         train = ~val & ~dropped
         if not train.any():
             continue
@@ -313,17 +314,29 @@ def _pick_validation_blocks(
     return np.isin(blocks, chosen)
 
 
-def _overlapping(footprints: np.ndarray, val: np.ndarray) -> np.ndarray:
-    """Mask of the footprints that share area with a validation footprint."""
-    import shapely
+class _Overlaps:
+    """Which footprints share area with the validation footprints of a draw.
 
-    out = np.zeros(len(footprints), dtype=bool)
-    val_shapes = footprints[val]
-    tree = shapely.STRtree(val_shapes)
-    pairs = tree.query(footprints, predicate="intersects")
-    if pairs.size == 0:
+    The search tree over all footprints and the area tolerance are made once, for
+    every block order :func:`blocked_split` compares.
+    """
+
+    def __init__(self, footprints: np.ndarray) -> None:
+        import shapely
+
+        self.footprints = footprints
+        self.tree = shapely.STRtree(footprints)
+        self.tolerance = 1e-9 * float(np.median(shapely.area(footprints)))
+
+    def __call__(self, val: np.ndarray) -> np.ndarray:
+        """Mask of the footprints that share area with a footprint where ``val`` is set."""
+        import shapely
+
+        out = np.zeros(len(self.footprints), dtype=bool)
+        val_shapes = self.footprints[val]
+        shapes, others = self.tree.query(val_shapes, predicate="intersects")
+        if others.size == 0:
+            return out
+        shared = shapely.area(shapely.intersection(val_shapes[shapes], self.footprints[others]))
+        out[others[shared > self.tolerance]] = True
         return out
-    shared = shapely.area(shapely.intersection(footprints[pairs[0]], val_shapes[pairs[1]]))
-    tolerance = 1e-9 * float(np.median(shapely.area(footprints)))
-    out[pairs[0][shared > tolerance]] = True
-    return out

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from geonoise.errors import InvalidInputError
+from geonoise.errors import InvalidInputError, OutputExistsError
 
 
 def run_dir_for(output: str | os.PathLike) -> Path:
@@ -24,7 +24,6 @@ def prepare_run_dir(output: Path, resume: bool, overwrite: bool) -> Path:
     import shutil
 
     from geonoise import io
-    from geonoise.errors import OutputExistsError
 
     run_dir = run_dir_for(output)
     if resume:
