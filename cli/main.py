@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import sys
+import threading
 import traceback
+from collections.abc import Iterator
 
 import click
 
 from geonoise import __version__
-from geonoise.errors import GeonoiseError
+from geonoise.errors import GeonoiseError, Interrupted
 
 from . import detect, evaluate, export, synth, tile, train, vectorize
 from .options import verbosity
@@ -20,8 +25,27 @@ class CommandError(click.ClickException):
     """A one-line ``Error: …`` message with the exit code the failure calls for."""
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
+        super().__init__(" ".join(message.split()))  # one line, whatever the library said
         self.exit_code = exit_code
+
+    def show(self, file=None) -> None:
+        _close_progress_bars()
+        super().show(file)
+
+
+def _close_progress_bars() -> None:
+    """Close the progress bars an error left open, so that ``Error:`` starts its own line.
+
+    Lightning leaves its bars open when training stops on an error; tqdm would
+    close them at exit, after the message, and the message would follow the bar.
+    """
+    tqdm_module = sys.modules.get("tqdm")
+    bars = list(getattr(tqdm_module.tqdm, "_instances", ())) if tqdm_module else []
+    for bar in bars:
+        bar.leave = False  # cleared, not redrawn: the message says where it stopped
+        bar.close()
+    if bars and not sys.stderr.isatty():
+        sys.stderr.write("\n")  # a log file keeps the bar's last state on its own line
 
 
 class GeonoiseGroup(click.Group):
@@ -29,9 +53,15 @@ class GeonoiseGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with _interruptible():
+                return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except Interrupted as exc:
+            if verbosity(ctx) > 0:
+                click.echo(traceback.format_exc(), err=True)
+            message = getattr(exc, "note", None) or "nothing was written"
+            raise CommandError(f"{exc}; {message}", exc.exit_code) from None
         except GeonoiseError as exc:
             if verbosity(ctx) > 0:
                 click.echo(traceback.format_exc(), err=True)
@@ -43,16 +73,41 @@ class GeonoiseGroup(click.Group):
             raise CommandError(f"unexpected {type(exc).__name__}: {exc}{hint}") from exc
 
 
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`Interrupted` in the main thread while a command runs.
+
+    Batch schedulers stop jobs with SIGTERM, whose default action kills the
+    process where it stands: temporary outputs and worker processes would stay
+    behind. Raised as an exception instead, it unwinds through the same
+    cleanup as an error. A second signal during that cleanup is ignored.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in signals}
+
+    def interrupt(signum: int, frame: object) -> None:
+        for each in signals:
+            signal.signal(each, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    for signum in signals:
+        signal.signal(signum, interrupt)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def _configure_logging(level: int) -> None:
     handler = logging.StreamHandler()  # stderr: stdout is for what scripts read
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False
-    # Lightning's device and model-summary notes only with -v.
-    logging.getLogger("lightning.pytorch").setLevel(
-        logging.INFO if level < logging.WARNING else logging.WARNING
-    )
 
 
 @click.group(cls=GeonoiseGroup, context_settings={"help_option_names": ["-h", "--help"]})

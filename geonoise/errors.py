@@ -51,3 +51,26 @@ class NoOverlapError(GeonoiseError):
 
 class OutputExistsError(GeonoiseError):
     """An output that exists already while ``--overwrite`` was not given."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: unwinds like KeyboardInterrupt, so every cleanup runs.
+
+    A BaseException (as KeyboardInterrupt), so ``except Exception`` does not
+    swallow it; not a KeyboardInterrupt, so libraries that handle Ctrl-C their
+    own way (Lightning exits the process) let it pass to the CLI, which exits
+    with 128 + the signal's number, as shells do.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    def __str__(self) -> str:
+        import signal
+
+        return f"interrupted by {signal.Signals(self.signum).name}"

@@ -12,15 +12,22 @@ windows while this thread blends, scores and writes the last ones.
 
 from __future__ import annotations
 
+import collections
+import itertools
 import multiprocessing
 import os
 import queue
+import signal
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+#: Tasks handed to the pool per worker ahead of the one the caller waits for: enough to keep
+#: every worker busy, few enough that finished results do not pile up in memory.
+IN_FLIGHT = 2
 
 
 def available_cpus() -> int:
@@ -42,7 +49,9 @@ def ordered_map(
     With ``jobs`` > 1 and more than one task, the tasks run in a pool of up to
     ``jobs`` forked processes (``work`` must be a module-level function and
     its results picklable); otherwise in this process, one at a time as the
-    caller asks for them. An error in a task cancels the tasks not started.
+    caller asks for them. At most :data:`IN_FLIGHT` tasks per worker are queued
+    or done ahead of the caller. An error in a task, an interruption or closing
+    the iterator early terminates the workers at once.
 
     Results are unpickled in the pool's own thread: import every module they
     need before calling, or that thread and ``while_waiting`` may import the same
@@ -56,17 +65,43 @@ def ordered_map(
         for task in tasks:
             yield work(*task)
         return
-    context = multiprocessing.get_context("fork") if os.name == "posix" else None
-    with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=context) as pool:
-        futures = [pool.submit(work, *task) for task in tasks]
-        try:
-            if while_waiting is not None:
-                while_waiting()
-            for future in futures:
-                yield future.result()
-        except BaseException:
-            pool.shutdown(cancel_futures=True)
-            raise
+    workers = min(jobs, len(tasks))
+    context = multiprocessing.get_context("fork" if os.name == "posix" else None)
+    pool = context.Pool(workers, initializer=_start_worker, initargs=(os.getpid(),))
+    try:
+        pending: collections.deque = collections.deque()
+        queued = iter(tasks)
+        for task in itertools.islice(queued, IN_FLIGHT * workers):
+            pending.append(pool.apply_async(work, task))
+        if while_waiting is not None:
+            while_waiting()
+        while pending:
+            result = pending.popleft().get()
+            for task in itertools.islice(queued, 1):
+                pending.append(pool.apply_async(work, task))
+            yield result
+        pool.close()
+    finally:  # an error, an interruption or a caller that stopped early: stop the workers now
+        pool.terminate()
+        pool.join()
+
+
+def _start_worker(parent: int) -> None:
+    """Workers leave interruptions to the parent, and die with it.
+
+    Ctrl-C reaches the whole process group: the parent alone handles it, by
+    terminating the pool (SIGTERM, default action here). Should the parent be
+    killed outright, Linux sends each worker SIGTERM too (``PR_SET_PDEATHSIG``).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
 
 
 def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
