@@ -232,11 +232,11 @@ def _scene_mode(
 def _report_scene(result: SceneResult, quiet: bool) -> None:
     if result.status == "done" and result.summary is not None:
         summary = result.summary
-        if not quiet:
+        if not quiet and summary.mean_score is not None:
             click.echo(
                 f"{summary.scene}: mean score {summary.mean_score:.3f}, "
-                f"{100 * summary.noisy_fraction:.1f}% of labelled pixels at or above 0.5 "
-                f"({summary.seconds:.1f} s)",
+                f"{100 * (summary.noisy_fraction or 0):.1f}% of labelled pixels at or above "
+                f"0.5 ({summary.seconds:.1f} s)",
                 err=True,
             )
         click.echo(summary.noise)

@@ -34,7 +34,7 @@ from geonoise.detection.scores import (
     label_probability,
     predicted_class,
 )
-from geonoise.errors import InvalidInputError
+from geonoise.errors import InvalidInputError, NoOverlapError
 from geonoise.models.inference import Predictor
 from geonoise.models.modelset import ModelSet, as_model_set
 
@@ -129,6 +129,11 @@ def detect_scene(
             )
         )
         scoring = _score_scene(scene, labels, models, size, options, scratch, on_window)
+        if not scoring.scores.scored:
+            raise NoOverlapError(
+                f"nothing to score in {scene_path}: no pixel is both valid in the scene and "
+                f"labelled in {labels_path}, or the model gave no finite score"
+            )
         publish(outputs, scratch, scoring.noise_source, scene_path, models.meta, options, overwrite)
     summary = _summary(scene_path, labels_path, outputs, options, size, scoring)
     summary.seconds = round(time.perf_counter() - started, 3)

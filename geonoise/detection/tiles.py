@@ -141,6 +141,7 @@ def rank_tiles(
         raise InvalidInputError(
             f"the model takes {meta.bands} bands but the tiles have {dataset.band_count}", "--model"
         )
+    _check_tile_names(dataset.tile_ids)
     with io.atomic_output(output, overwrite) as tmp:
         (tmp / "noise").mkdir(parents=True)
         rows = _score_all(dataset, predictor, tmp, options, ranking, on_tile)
@@ -159,6 +160,29 @@ def rank_tiles(
         ranking=str(Path(output) / "ranking.csv"),
         layer=str(Path(output) / "ranking.gpkg") if georeferenced else None,
     )
+
+
+def _check_tile_names(tile_ids: Sequence[str]) -> None:
+    """Refuse tile ids that cannot name a file in ``noise/``: a crafted index must not write
+    outside the output (``../x``) or make two tiles share a file."""
+    seen: set[str] = set()
+    for tile_id in tile_ids:
+        name = str(tile_id)
+        if (
+            not name
+            or name.startswith(".")
+            or any(c in name for c in "/\\:\0")
+            or any(ord(c) < 32 for c in name)
+            or len(name.encode()) > 200
+        ):
+            raise InvalidInputError(
+                f"tile id {name[:80]!r} cannot name a file (no path separators, no leading "
+                "dot, no control characters, at most 200 bytes)",
+                "TILES",
+            )
+        if name.lower() in seen:
+            raise InvalidInputError(f"tile id {name!r} appears twice in the index", "TILES")
+        seen.add(name.lower())
 
 
 def _score_all(

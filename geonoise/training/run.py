@@ -28,12 +28,15 @@ from geonoise.data.datasets import open_tiles
 from geonoise.data.sampling import Draws, RandomWindows
 from geonoise.data.stats import label_counts, shares
 from geonoise.data.tiledir import read_tile_index
-from geonoise.errors import InvalidInputError
+from geonoise.errors import Interrupted, InvalidInputError
 from geonoise.training.budget import Budget, plan_budget
 from geonoise.training.config import Role, TrainConfig
 from geonoise.training.diagnosis import diagnose
 from geonoise.training.meta import build_meta
 from geonoise.training.rundir import (
+    commit_run_dir,
+    curves_path,
+    discard_run_dir,
     earlier_metrics,
     prepare_run_dir,
     prepend_metrics,
@@ -154,8 +157,9 @@ def fit(
 
     output = Path(output)
     _check_teacher(role, teacher)
-    run_dir = prepare_run_dir(output, resume, overwrite)
-    last = run_dir / "checkpoints" / "last.ckpt"
+    work_dir = prepare_run_dir(output, resume, overwrite)
+    run_dir = run_dir_for(output)
+    last = work_dir / "checkpoints" / "last.ckpt"
     L.seed_everything(config.seed, workers=True, verbose=False)
     data = _training_data(tiles, labels_dir, config, tile_ids, holdout)
     budget = _budget(config, data)
@@ -163,12 +167,21 @@ def fit(
     if holdout is not None and not resume:
         meta["holdout"] = holdout
     task = _task(role, meta, config, teacher, budget)
-    earlier = earlier_metrics(run_dir) if resume else None
-    trainer = build_trainer(config, run_dir, budget, progress=progress)
-    loaders = _loaders(data, config, budget, trainer.world_size)
-    _run_trainer(trainer, task, loaders, last if resume else None)
+    earlier = earlier_metrics(work_dir) if resume else None
+    try:
+        trainer = build_trainer(config, work_dir, budget, progress=progress)
+        loaders = _loaders(data, config, budget, trainer.world_size)
+        _run_trainer(trainer, task, loaders, last if resume else None)
+        if trainer.global_rank == 0:
+            _best_checkpoint(trainer, data)
+    except BaseException as exc:
+        kept = discard_run_dir(work_dir, run_dir, resume, isinstance(exc, Interrupted))
+        if isinstance(exc, Interrupted):
+            exc.note = kept
+        raise
     if trainer.global_rank != 0:
         return None
+    commit_run_dir(work_dir, run_dir)
     if earlier is not None:
         prepend_metrics(earlier, run_dir / "metrics.csv")
     result = _finish(trainer, output, run_dir, overwrite or resume, data)
@@ -353,6 +366,18 @@ def fit_folds(
     return results
 
 
+def _best_checkpoint(trainer: L.Trainer, data: TrainingData) -> str:
+    """The file name of the run's best checkpoint (its last, without validation scores)."""
+    callback = trainer.checkpoint_callback
+    best = callback.best_model_path or callback.last_model_path
+    if not best:
+        raise InvalidInputError(
+            f"training wrote no checkpoint after {trainer.global_step} optimizer steps "
+            f"on {len(data.train)} training tiles (no full training batch?)"
+        )
+    return Path(best).name
+
+
 def _finish(
     trainer: L.Trainer, output: Path, run_dir: Path, replace: bool, data: TrainingData
 ) -> FitResult:
@@ -361,13 +386,7 @@ def _finish(
     from geonoise.io.plots import plot_curves, read_metrics
     from geonoise.models.checkpoint import load_model, save_model
 
-    callback = trainer.checkpoint_callback
-    best = callback.best_model_path or callback.last_model_path
-    if not best:
-        raise InvalidInputError(
-            f"training wrote no checkpoint after {trainer.global_step} optimizer steps "
-            f"on {len(data.train)} training tiles (no full training batch?)"
-        )
+    best = str(run_dir / "checkpoints" / _best_checkpoint(trainer, data))
     model, meta = load_model(best)
     history = read_metrics(run_dir / "metrics.csv")
     scored = history.dropna(subset=["val_loss"]) if "val_loss" in history else history
@@ -386,7 +405,7 @@ def _finish(
     meta.training = {**meta.training, "diagnosis": diagnosis}  # detect warns from it
     with io.atomic_output(output, overwrite=replace) as tmp:
         save_model(tmp, model, meta)
-    curves = output.with_name(f"{output.stem}.curves.png")
+    curves = curves_path(output)
     with io.atomic_output(curves, overwrite=True) as tmp:
         plot_curves(history, tmp, title=f"{meta.role} {output.name}")
     return FitResult(

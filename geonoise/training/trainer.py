@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +24,8 @@ def build_trainer(config: TrainConfig, run_dir: Path, budget: Budget, *, progres
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
+    _quieten_lightning()
+
     callbacks: list[Any] = [
         ModelCheckpoint(
             dirpath=run_dir / "checkpoints",
@@ -33,21 +37,55 @@ def build_trainer(config: TrainConfig, run_dir: Path, budget: Budget, *, progres
     ]
     if config.patience is not None:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config.patience))
-    return L.Trainer(
-        default_root_dir=run_dir,
-        max_steps=budget.steps,
-        max_epochs=-1,
-        accelerator=config.accelerator,
-        devices=_devices(config.devices),
-        strategy=config.strategy,
-        precision=config.precision,
-        callbacks=callbacks,
-        logger=build_loggers(config.loggers, run_dir),
-        enable_progress_bar=progress,
-        enable_model_summary=progress,
-        log_every_n_steps=1,
-        deterministic="warn",
-    )
+    with _lightning_refusals():
+        return L.Trainer(
+            default_root_dir=run_dir,
+            max_steps=budget.steps,
+            max_epochs=-1,
+            accelerator=config.accelerator,
+            devices=_devices(config.devices),
+            strategy=config.strategy,
+            precision=config.precision,
+            callbacks=callbacks,
+            logger=build_loggers(config.loggers, run_dir),
+            enable_progress_bar=progress,
+            enable_model_summary=progress,
+            log_every_n_steps=1,
+            deterministic="warn",
+        )
+
+
+@contextlib.contextmanager
+def _lightning_refusals() -> Iterator[None]:
+    """Lightning's refusals of --accelerator, --devices, --strategy, --precision as usage errors."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        yield
+    except (MisconfigurationException, ValueError, TypeError) as exc:
+        message = str(exc).split(". ")[0].rstrip(".")
+        option = next(
+            (
+                f"--{name}"
+                for name in ("strategy", "devices", "accelerator", "precision")
+                if name in message.lower()
+            ),
+            "--accelerator",
+        )
+        raise InvalidInputError(message.replace("`", ""), option=option) from exc
+
+
+def _quieten_lightning() -> None:
+    """Lightning's notes (devices, model summary, signals) only when geonoise logs INFO (-v).
+
+    Lightning sets its loggers to INFO when imported, which is after the CLI
+    configured logging, so their level is set here.
+    """
+    import logging
+
+    verbose = logging.getLogger("geonoise").getEffectiveLevel() < logging.WARNING
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def build_loggers(names: list[str], run_dir: Path) -> list[Any]:
