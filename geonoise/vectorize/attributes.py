@@ -99,15 +99,75 @@ def kinds(
     return kind
 
 
+#: Columns of a batch of rows before the whole layer is known (:func:`batch_frame`): the
+#: kind for either sort of map (the largest class id of the whole map picks one) and the
+#: polygon's north and west edges, which order the rows.
+KIND_COLUMNS = ("kind_building", "kind_classes")
+NORTH, WEST = "north", "west"
+
+
+def kind_column(largest_class: int) -> str:
+    """The batch column that holds the kinds of a map whose largest class id is this."""
+    return KIND_COLUMNS[1] if largest_class > BUILDING else KIND_COLUMNS[0]
+
+
+def batch_columns(regions: Regions, has_classes: bool) -> dict[str, np.ndarray]:
+    """Per finished region, in their order: :data:`COLUMNS` but ``id`` and ``kind``, the
+    two :data:`KIND_COLUMNS` and the :data:`NORTH` and :data:`WEST` edges of its polygon.
+
+    A batch of regions can be tabulated before the rest of the map is scanned;
+    :func:`frame` (or the layer writer) then picks the kind column, orders the rows
+    and numbers them.
+    """
+    import pandas as pd
+    import shapely
+
+    count = len(regions)
+    label = majority(regions.label_counts, count)
+    predicted = majority(regions.predicted_counts, count)
+    unknown = np.full(count, "unknown", dtype=object)
+    bounds = shapely.bounds(regions.geoms).reshape(-1, 4)
+    return {
+        "area": regions.area,
+        "pixels": regions.pixels,
+        "mean_score": regions.score_sum / np.maximum(regions.pixels, 1),
+        "max_score": regions.score_max,
+        "label_class": pd.array(np.where(label < 0, None, label), dtype="Int64"),
+        "predicted_class": pd.array(np.where(predicted < 0, None, predicted), dtype="Int64"),
+        **{
+            column: kinds(label, predicted, regions, largest) if has_classes else unknown
+            for column, largest in zip(KIND_COLUMNS, (BUILDING, BUILDING + 1), strict=True)
+        },
+        NORTH: bounds[:, 3],
+        WEST: bounds[:, 0],
+    }
+
+
+def row_order(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """The order of the layer's rows: by the polygon's north edge (north first), then its
+    west edge, then area (largest first); ties keep their order."""
+    return np.lexsort((-columns["area"], columns[WEST], -columns[NORTH]))
+
+
+def batch_frame(regions: Regions, crs: CRS | str, has_classes: bool) -> gpd.GeoDataFrame:
+    """:func:`batch_columns` and the polygons as a GeoDataFrame, rows in the regions' order."""
+    import geopandas as gpd
+    from pyproj import CRS
+
+    return gpd.GeoDataFrame(
+        batch_columns(regions, has_classes),
+        geometry=gpd.GeoSeries(regions.geoms),
+        crs=CRS.from_user_input(crs),
+    )
+
+
 def frame(
     regions: Regions, crs: CRS | str, largest_class: int, has_classes: bool
 ) -> gpd.GeoDataFrame:
-    """The attribute table of finished regions, ordered north to south.
+    """The attribute table of finished regions, ordered north to south (:func:`row_order`).
 
     Finished regions are in map coordinates with their areas measured
-    (:func:`geonoise.vectorize.finishing.finish`). Rows go by the top edge of
-    their polygon (north first), then its left edge, then area (largest
-    first); ids count from 1 in that order.
+    (:func:`geonoise.vectorize.finishing.finish`); ids count from 1 in row order.
 
     Args:
         regions: The finished regions.
@@ -117,27 +177,13 @@ def frame(
             kind is ``unknown`` and the classes are null.
     """
     import geopandas as gpd
-    import pandas as pd
-    import shapely
     from pyproj import CRS
 
-    count = len(regions)
-    label = majority(regions.label_counts, count)
-    predicted = majority(regions.predicted_counts, count)
-    area = regions.area
-    bounds = shapely.bounds(regions.geoms)
-    order = np.lexsort((-area, bounds[:, 0], -bounds[:, 3]))
-    kind = kinds(label, predicted, regions, largest_class) if has_classes else None
-    columns = {
-        "id": np.arange(1, count + 1, dtype=np.int64),
-        "area": area[order],
-        "pixels": regions.pixels[order],
-        "mean_score": (regions.score_sum / np.maximum(regions.pixels, 1))[order],
-        "max_score": regions.score_max[order],
-        "label_class": pd.array(np.where(label < 0, None, label)[order], dtype="Int64"),
-        "predicted_class": pd.array(np.where(predicted < 0, None, predicted)[order], dtype="Int64"),
-        "kind": (kind[order] if kind is not None else np.full(count, "unknown", object)),
-    }
+    columns = batch_columns(regions, has_classes)
+    order = row_order(columns)
+    columns["kind"] = columns[kind_column(largest_class)]
+    table = {"id": np.arange(1, len(regions) + 1, dtype=np.int64)}
+    table |= {name: columns[name][order] for name in COLUMNS[1:]}
     return gpd.GeoDataFrame(
-        columns, geometry=gpd.GeoSeries(regions.geoms[order]), crs=CRS.from_user_input(crs)
+        table, geometry=gpd.GeoSeries(regions.geoms[order]), crs=CRS.from_user_input(crs)
     )

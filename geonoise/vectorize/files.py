@@ -2,29 +2,28 @@
 
 :func:`vectorize_file` opens the noise map and its class companion (by
 default ``NOISE.classes.tif`` beside it), vectorizes them with
-:func:`geonoise.vectorize.polygonize.vectorize` under a small GDAL block
+the block pass (:func:`geonoise.vectorize.scan.scan`) under a small GDAL block
 cache, writes the layer and its style (:mod:`geonoise.vectorize.writer`) and
-returns a :class:`Summary` for the command line to report.
+returns a :class:`Summary` for the command line to report. Rows are written
+in batches as the block pass finishes them (:class:`~.writer.StagedLayer`), so
+memory does not grow with the number of polygons.
 """
 
 from __future__ import annotations
 
-import math
+import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from geonoise import io
-from geonoise.vectorize.attributes import KINDS, Kind
+from geonoise.vectorize.attributes import KINDS, batch_frame, kind_column
 from geonoise.vectorize.options import DEFAULT_OPTIONS, VectorizeOptions
-from geonoise.vectorize.polygonize import vectorize
-from geonoise.vectorize.writer import check_outputs, write_layer
+from geonoise.vectorize.polygonize import check_classes, check_found
+from geonoise.vectorize.scan import Tally, scan
+from geonoise.vectorize.writer import StagedLayer, check_outputs, staged_layer
 from geonoise.windows import Window, block_grid
-
-if TYPE_CHECKING:
-    import geopandas as gpd
 
 #: GDAL block cache (MB) while vectorizing, unless GDAL_CACHEMAX is set: every block is
 #: read once, so a small cache keeps memory flat in raster size (GDAL's default is 5 % of RAM).
@@ -100,15 +99,15 @@ def vectorize_file(
     companion = classes_path
     if companion is None and Path(classes_path_for(noise_path)).exists():
         companion = classes_path_for(noise_path)
-    gdf, crs = _vectorize_paths(noise_path, companion, options, on_window)
-    write_layer(gdf, output, overwrite=overwrite, with_style=with_style)
-    count, area, by_kind = summary_values(gdf)
+    with staged_layer(output, overwrite=overwrite, with_style=with_style) as (layer, staged):
+        kind, crs = _vectorize_paths(noise_path, companion, options, on_window, layer)
+        layer.write(staged, kind)
     return Summary(
         output=str(output),
-        count=count,
-        total_area=area,
+        count=layer.count,
+        total_area=layer.area,
         area_unit="m2",
-        by_kind=by_kind,
+        by_kind=by_kind(layer.kinds[kind]),
         threshold=options.threshold,
         classes=None if companion is None else str(companion),
         style=str(style) if with_style else None,
@@ -127,23 +126,32 @@ def _vectorize_paths(
     classes_path: str | os.PathLike | None,
     options: VectorizeOptions,
     on_window: Callable[[int, int], None] | None,
-) -> tuple[gpd.GeoDataFrame, str]:
-    """The layer of the noise map (and class companion) at these paths, and its CRS.
+    layer: StagedLayer,
+) -> tuple[str, str]:
+    """Append the rows of the noise map (and class companion) at these paths to ``layer``
+    as the block pass finishes them; the kind column to write, and the map's CRS.
 
     GDAL's block cache is kept to :data:`CACHE_MB` unless ``GDAL_CACHEMAX`` is set.
+
+    Raises:
+        EmptyResultError: No region to write.
     """
     import rasterio
 
     cache = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": CACHE_MB}
-    with rasterio.Env(**cache), io.open_scene(noise_path) as noise:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(rasterio.Env(**cache))
+        noise = stack.enter_context(io.open_scene(noise_path))
+        classes = None if classes_path is None else stack.enter_context(io.open_scene(classes_path))
+        if classes is not None:
+            check_classes(noise, classes)
         total = len(block_grid(noise.width, noise.height, options.window_size))
         progress = None if on_window is None else _counter(on_window, total)
-        if classes_path is None:
-            gdf = vectorize(noise, None, options, progress)
-        else:
-            with io.open_scene(classes_path) as classes:
-                gdf = vectorize(noise, classes, options, progress)
-        return gdf, noise.crs.to_string()
+        tally = Tally()
+        for regions in scan(noise, classes, options, progress, tally):
+            layer.append(batch_frame(regions, noise.crs, classes is not None))
+        check_found(noise, options, tally)
+        return kind_column(tally.largest_class), noise.crs.to_string()
 
 
 def _counter(on_window: Callable[[int, int], None], total: int) -> Callable[[Window], None]:
@@ -158,15 +166,6 @@ def _counter(on_window: Callable[[int, int], None], total: int) -> Callable[[Win
     return step
 
 
-def iter_kinds(gdf: gpd.GeoDataFrame) -> Iterator[tuple[Kind, int]]:
-    """``(kind, count)`` in legend order (:data:`~.attributes.KINDS`), kinds that occur only."""
-    counts = gdf["kind"].value_counts()
-    for kind in KINDS:
-        if counts.get(kind, 0):
-            yield kind, int(counts[kind])
-
-
-def summary_values(gdf: gpd.GeoDataFrame) -> tuple[int, float, dict[str, int]]:
-    """Polygon count, total area (m²) and counts by kind."""
-    total = float(gdf["area"].sum()) if len(gdf) else 0.0
-    return len(gdf), (0.0 if math.isnan(total) else total), dict(iter_kinds(gdf))
+def by_kind(counts: Mapping[str, int]) -> dict[str, int]:
+    """Polygons per kind in legend order (:data:`~.attributes.KINDS`), kinds that occur only."""
+    return {kind: int(counts[kind]) for kind in KINDS if counts.get(kind, 0)}

@@ -40,7 +40,8 @@ class Seams:
     """Pairs of regions that touch across block edges, found with O(width) memory.
 
     Blocks arrive row by row; it keeps the bottom row of region ids of the
-    previous block row and the right column of the previous block.
+    previous block row and the right column of the previous block. Once a row
+    of blocks is merged, the ids still held are renumbered (:meth:`restart`).
     """
 
     def __init__(self) -> None:
@@ -67,10 +68,77 @@ class Seams:
         if both.any():
             self.pairs.append(np.unique(np.column_stack([a[both], b[both]]), axis=0))
 
+    def below(self) -> np.ndarray:
+        """The ids of the regions on the bottom edges of the last row of blocks (unique)."""
+        edges = [ids[ids >= 0] for ids in self._above.values()]
+        return np.unique(np.concatenate([np.empty(0, np.int64), *edges]))
+
+    def restart(self, renumber: np.ndarray, pairs: np.ndarray) -> None:
+        """Keep only the regions still held, renumbered (``renumber[old]``: new id, -1: gone),
+        joined by ``pairs`` of new ids; the ids below the last row are all held."""
+
+        def held(ids: np.ndarray) -> np.ndarray:
+            out = np.full_like(ids, -1)
+            out[ids >= 0] = renumber[ids[ids >= 0]]
+            return out
+
+        self._above = {col: held(ids) for col, ids in self._above.items()}
+        self._left = None
+        self.pairs = [pairs]
+
     def groups(self, count: int) -> np.ndarray:
         """Group index of every region (regions joined through seams share one)."""
         pairs = np.concatenate([np.empty((0, 2), np.int64), *self.pairs])
         return connected_groups(count, pairs)
+
+
+class Frontier:
+    """Regions cut by block edges, merged one row of blocks at a time.
+
+    Blocks are added in grid order with their waiting regions (pixel
+    coordinates) and edge ids; :meth:`close_row` then merges the regions that
+    the row closed off and keeps the pieces of the others, those that reach
+    the row's bottom edge.
+    """
+
+    def __init__(self) -> None:
+        self.seams = Seams()
+        self._held = Regions.empty()
+        self._row: list[Regions] = []
+        self._count = 0
+
+    @property
+    def held(self) -> int:
+        """Pieces held for regions still open (after the last :meth:`close_row`)."""
+        return len(self._held)
+
+    def add(self, block: Window, waiting: Regions, edges: Edges) -> None:
+        """Add a block's regions on its edges and their ids along the edges (1-based)."""
+        self.seams.add(block, edges, self._count)
+        self._row.append(waiting)
+        self._count += len(waiting)
+
+    def close_row(self, last: bool = False) -> Regions:
+        """The regions that the row of blocks just added closed off, merged (pixel coordinates).
+
+        Args:
+            last: It was the raster's last row: every region is closed.
+        """
+        pieces = Regions.concat([self._held, *self._row])
+        groups = self.seams.groups(len(pieces))
+        open_group = np.zeros(int(groups.max()) + 1 if len(groups) else 0, dtype=bool)
+        if not last:
+            open_group[groups[self.seams.below()]] = True
+        held = open_group[groups]
+        closed = np.flatnonzero(~held)
+        merged = merge(pieces.take(closed), np.unique(groups[closed], return_inverse=True)[1])
+        keep = np.flatnonzero(held)
+        renumber = np.full(len(pieces), -1, dtype=np.int64)
+        renumber[keep] = np.arange(len(keep))
+        _, first, same = np.unique(groups[keep], return_index=True, return_inverse=True)
+        self.seams.restart(renumber, np.column_stack([first[same], np.arange(len(keep))]))
+        self._held, self._row, self._count = pieces.take(keep), [], len(keep)
+        return merged
 
 
 def connected_groups(count: int, pairs: np.ndarray) -> np.ndarray:

@@ -2,10 +2,10 @@
 
 :func:`vectorize` is the library's entry point for datasets already open (a
 file, a ``MemoryFile``): it checks the class companion, runs the block pass
-(:func:`geonoise.vectorize.scan.scan`), finishes the regions that waited for
-the merge (hole filling first, since a filled hole joins the regions inside
-it), and builds the attribute table. :mod:`geonoise.vectorize.files` does the
-same from paths and writes the layer.
+(:func:`geonoise.vectorize.scan.scan`), which hands on finished regions in
+batches, and builds the attribute table of them all in memory.
+:mod:`geonoise.vectorize.files` does the same from paths, but writes the
+batches to the layer as they come, so its memory stays flat.
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ from typing import TYPE_CHECKING
 from geonoise import io
 from geonoise.errors import GeonoiseError, GeoreferenceError, ReadError
 from geonoise.vectorize.attributes import frame
-from geonoise.vectorize.finishing import finish
-from geonoise.vectorize.geometry import fill_holes, to_map
 from geonoise.vectorize.options import DEFAULT_OPTIONS, VectorizeOptions
 from geonoise.vectorize.regions import Regions
-from geonoise.vectorize.scan import scan
+from geonoise.vectorize.scan import Tally, scan
 from geonoise.windows import Window
 
 if TYPE_CHECKING:
@@ -58,20 +56,24 @@ def vectorize(
     """
     if classes is not None:
         check_classes(noise, classes)
-    scanned = scan(noise, classes, options, on_window)
-    if not scanned.found:
+    tally = Tally()
+    regions = Regions.concat([Regions.empty(), *scan(noise, classes, options, on_window, tally)])
+    check_found(noise, options, tally)
+    return frame(regions, noise.crs, tally.largest_class, classes is not None)
+
+
+def check_found(noise: rasterio.io.DatasetReader, options: VectorizeOptions, tally: Tally) -> None:
+    """Raise :class:`EmptyResultError` where the block pass handed on no region."""
+    if not tally.found:
         raise EmptyResultError(
             f"{noise.name}: no pixel has a noise score of at least {options.threshold:g} "
             "(--threshold); nothing written"
         )
-    pending = fill_holes(to_map(scanned.pending, noise.transform), options.fill_holes)
-    regions = Regions.concat([scanned.done, finish(pending, scanned.finishing)])
-    if not len(regions):
+    if not tally.kept:
         raise EmptyResultError(
-            f"{noise.name}: all {scanned.found - len(scanned.pending) + len(pending)} regions "
-            f"are smaller than --min-area {options.min_area:g}; nothing written"
+            f"{noise.name}: all {tally.found} regions are smaller than --min-area "
+            f"{options.min_area:g}; nothing written"
         )
-    return frame(regions, noise.crs, scanned.largest_class, classes is not None)
 
 
 def check_classes(noise: rasterio.io.DatasetReader, classes: rasterio.io.DatasetReader) -> None:

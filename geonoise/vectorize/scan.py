@@ -6,9 +6,12 @@ touches no block edge is final as soon as its block is scanned, so the
 process that scanned the block also finishes it
 (:func:`geonoise.vectorize.finishing.finish`); regions that touch a block edge
 (the raster's border included) wait, and are merged across the seams
-(:mod:`geonoise.vectorize.merge`) once every block is scanned. When holes are to
-be filled every region waits, since a filled hole joins the regions inside it
-to its owner.
+(:mod:`geonoise.vectorize.merge`) one row of blocks at a time: those that the
+row closes off are finished and handed on then, so the pass yields its
+regions in batches, as they become final, and holds only the pieces of
+regions still open across a row boundary. When holes are to be filled every
+region waits for the end, since a filled hole joins the regions inside it to
+its owner.
 
 With ``--jobs`` above 1 the blocks are scanned by forked worker processes
 (:func:`geonoise.parallel.ordered_map`), each opening the rasters itself; the
@@ -28,9 +31,9 @@ from geonoise import io
 from geonoise.parallel import ordered_map
 from geonoise.vectorize.blocks import BlockInputs, largest_class, read_block, read_blocks_ahead
 from geonoise.vectorize.finishing import AreaRule, Finishing, finish
-from geonoise.vectorize.geometry import to_map
+from geonoise.vectorize.geometry import fill_holes, to_map
 from geonoise.vectorize.labelling import label_block
-from geonoise.vectorize.merge import Edges, Seams, merge
+from geonoise.vectorize.merge import Edges, Frontier
 from geonoise.vectorize.options import DEFAULT_OPTIONS, VectorizeOptions
 from geonoise.vectorize.regions import Regions
 from geonoise.windows import Window, block_grid
@@ -40,21 +43,21 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Scanned:
-    """The regions of a noise map after the block pass.
+class Tally:
+    """What the block pass counted, filled in as it goes (complete once it has ended).
 
-    ``done`` are final (map coordinates, areas, simplified, small ones
-    dropped); ``pending`` touched a block edge and are merged across seams
-    (pixel coordinates) for :func:`geonoise.vectorize.polygonize.vectorize` to
-    finish, as ``finishing`` says. ``found`` counts the regions before any was
-    dropped as too small.
+    Attributes:
+        found: Regions found, before any was dropped as too small (after hole filling).
+        kept: Regions handed on (finished, not dropped).
+        largest_class: The largest class id in the map (-1: none).
+        held: The most region pieces held at once for regions still open across a
+            row of blocks (what memory follows).
     """
 
-    done: Regions
-    pending: Regions
-    found: int
-    largest_class: int
-    finishing: Finishing
+    found: int = 0
+    kept: int = 0
+    largest_class: int = -1
+    held: int = 0
 
 
 class ScannedBlock(NamedTuple):
@@ -80,38 +83,52 @@ def scan(
     classes: rasterio.io.DatasetReader | None = None,
     options: VectorizeOptions = DEFAULT_OPTIONS,
     on_window: Callable[[Window], None] | None = None,
-) -> Scanned:
-    """Suspect regions of a whole noise map, merged across blocks.
+    tally: Tally | None = None,
+) -> Iterator[Regions]:
+    """The finished suspect regions of a whole noise map, in batches as they become final.
 
     Regions that lie inside one block are finished by the process that scanned
-    the block (in parallel with ``--jobs``), unless holes are to be filled:
-    a filled hole joins the regions inside it to its owner, which needs them all.
+    the block (in parallel with ``--jobs``) and come out with it; the others
+    once the row of blocks that closes them off is merged
+    (:class:`~geonoise.vectorize.merge.Frontier`). With hole filling every
+    region waits for the end: a filled hole joins the regions inside it to its
+    owner, which needs them all. ``tally`` receives the counts.
     """
+    tally = Tally() if tally is None else tally
     halo = options.boundary_width + 1 if classes is not None else 0
     finishing = Finishing(noise.transform, AreaRule.of(noise.crs), options)
-    seams = Seams()
-    done: list[Regions] = []
-    pending: list[Regions] = []
-    found, total, largest = 0, 0, -1
+    frontier = Frontier()
+    unfilled: list[Regions] = []  # closed regions waiting for hole filling
     grid = block_grid(noise.width, noise.height, options.window_size)
     scanned = _scanned_blocks(noise, classes, grid, halo, finishing)
-    for block, (finished, waiting, edges, count, block_largest) in zip(grid, scanned, strict=True):
-        largest = max(largest, block_largest)
-        seams.add(block, edges, total)
-        done.append(finished)
-        pending.append(waiting)
-        found += count - len(waiting)
-        total += len(waiting)
+    for index, (block, result) in enumerate(zip(grid, scanned, strict=True)):
+        tally.largest_class = max(tally.largest_class, result.largest_class)
+        tally.found += result.count - len(result.waiting)
+        frontier.add(block, result.waiting, result.edges)
+        yield from _kept(result.finished, tally)
         if on_window is not None:
             on_window(block)
-    merged = merge(Regions.concat(pending or [Regions.empty()]), seams.groups(total))
-    return Scanned(
-        done=Regions.concat(done or [Regions.empty()]),
-        pending=merged,
-        found=found + len(merged),
-        largest_class=largest,
-        finishing=finishing,
-    )
+        last = index == len(grid) - 1
+        if last or grid[index + 1].row_off != block.row_off:
+            closed = to_map(frontier.close_row(last), noise.transform)
+            tally.found += len(closed)
+            tally.held = max(tally.held, frontier.held)
+            if options.fill_holes > 0:
+                unfilled.append(closed)
+            else:
+                yield from _kept(finish(closed, finishing), tally)
+    if unfilled:
+        closed = Regions.concat(unfilled)
+        filled = fill_holes(closed, options.fill_holes)
+        tally.found -= len(closed) - len(filled)
+        yield from _kept(finish(filled, finishing), tally)
+
+
+def _kept(regions: Regions, tally: Tally) -> Iterator[Regions]:
+    """The finished ``regions`` as one batch, counted; nothing where there are none."""
+    if len(regions):
+        tally.kept += len(regions)
+        yield regions
 
 
 def scan_block(data: BlockInputs, block: Window, finishing: Finishing) -> ScannedBlock:

@@ -4,7 +4,9 @@ The checks run before any work, so that a run that cannot write its outputs
 fails at once. The layer's format follows the output's suffix
 (:data:`geonoise.io.VECTOR_DRIVERS`); the layer, its side files and its style
 are written whole into a scratch directory and then moved onto their names,
-so a failed run leaves nothing half-written.
+so a failed run leaves nothing half-written. ``vectorize`` on files writes
+its rows in batches as regions are finished (:class:`StagedLayer`), so its
+memory does not grow with the number of polygons.
 """
 
 from __future__ import annotations
@@ -14,15 +16,21 @@ import importlib.util
 import logging
 import os
 import tempfile
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from geonoise import io
 from geonoise.errors import InvalidInputError
 from geonoise.io import styles as qgis
+from geonoise.vectorize.attributes import COLUMNS, KIND_COLUMNS, NORTH, WEST
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import pyarrow as pa
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +38,9 @@ logger = logging.getLogger(__name__)
 LAYER = "noise"
 #: Shapefile fields hold 10 characters: these columns get short names there.
 SHAPEFILE_NAMES = {"label_class": "label_cls", "predicted_class": "pred_cls"}
+#: GeoPackage 1.2, as :func:`geonoise.io.write_vector` writes it (QGIS LTRs on older GDAL
+#: warn that they only partly support GDAL 3.10's default 1.4).
+GPKG_OPTIONS = {"VERSION": "1.2"}
 
 
 def check_vector_output(path: str | os.PathLike) -> None:
@@ -74,15 +85,128 @@ def check_outputs(
     return style, with_style
 
 
+class StagedLayer:
+    """The noise layer written in batches of rows, as the block pass finishes regions.
+
+    Batches (:func:`geonoise.vectorize.attributes.batch_frame`) are appended to a
+    scratch GeoPackage, so memory does not grow with the number of polygons.
+    :meth:`write` then writes the layer in the output's format from it, rows in
+    :func:`~geonoise.vectorize.attributes.row_order` (SQLite sorts on disk) and
+    numbered from 1, streamed batch by batch (GeoParquet excepted: geopandas
+    writes it whole). Rows are thus the same, in the same order, as
+    :func:`~geonoise.vectorize.attributes.frame` gives for all regions at once.
+
+    Attributes:
+        count: Rows appended.
+        area: Their total area (m²).
+        kinds: Per kind column, rows per kind.
+    """
+
+    def __init__(self, scratch: Path) -> None:
+        self._rows = scratch / "rows.gpkg"
+        self.count = 0
+        self.area = 0.0
+        self.kinds: dict[str, Counter[str]] = {column: Counter() for column in KIND_COLUMNS}
+        self._types: set[str] = set()
+
+    def append(self, batch: gpd.GeoDataFrame) -> None:
+        """Append a batch of rows (written to disk at once)."""
+        import pyogrio
+
+        pyogrio.write_dataframe(
+            batch, self._rows, layer="rows", driver="GPKG", append=self.count > 0,
+            geometry_type="Unknown", promote_to_multi=False, layer_options={"SPATIAL_INDEX": "NO"},
+        )  # fmt: skip
+        self.count += len(batch)
+        self.area += float(np.nansum(batch["area"]))
+        for column, counts in self.kinds.items():
+            counts.update(batch[column])
+        self._types.update(batch.geom_type.unique())
+
+    def write(self, path: Path, kind_column: str) -> None:
+        """Write the layer at ``path`` (format by suffix), kinds from ``kind_column``."""
+        import pyogrio
+
+        driver = io.VECTOR_DRIVERS[path.suffix.lower()]
+        names = SHAPEFILE_NAMES if driver == "ESRI Shapefile" else {}
+        sql = self._ordered_sql(kind_column, names)
+        if driver == "Parquet":
+            gdf = pyogrio.read_dataframe(self._rows, sql=sql)
+            gdf.insert(0, "id", np.arange(1, len(gdf) + 1, dtype=np.int64))
+            for column in ("label_class", "predicted_class"):  # nullable, as frame() has them
+                gdf[column] = gdf[column].astype("Int64")
+            io.write_vector(gdf, path)
+            return
+        multi = "MultiPolygon" in self._types
+        promote = multi and "Polygon" in self._types
+        options = {"layer": LAYER, "dataset_options": GPKG_OPTIONS} if driver == "GPKG" else {}
+        with pyogrio.open_arrow(self._rows, sql=sql, use_pyarrow=True) as (meta, reader):
+            geometry = meta["geometry_name"] or "geom"
+            pyogrio.write_arrow(
+                _numbered(reader, geometry, promote), path, driver=driver, crs=meta["crs"],
+                geometry_name=geometry, geometry_type="MultiPolygon" if multi else "Polygon",
+                **options,
+            )  # fmt: skip
+
+    @staticmethod
+    def _ordered_sql(kind_column: str, names: dict[str, str]) -> str:
+        """The rows in layer order (ids aside), with the kinds of ``kind_column``."""
+        sources = {"kind": kind_column}
+        fields = ", ".join(
+            f"{sources.get(column, column)} AS {names.get(column, column)}"
+            for column in COLUMNS[1:]
+        )
+        return f"SELECT {fields}, geom FROM rows ORDER BY {NORTH} DESC, {WEST}, area DESC, fid"
+
+
+def _numbered(reader: pa.RecordBatchReader, geometry: str, promote: bool) -> pa.RecordBatchReader:
+    """The batches with ids (int64, from 1) first and, with ``promote``, every polygon made a
+    multi-polygon (as geopandas writes a layer that mixes both)."""
+    import pyarrow as pa
+    import shapely
+
+    first = 1
+
+    def number(batch: pa.RecordBatch) -> pa.RecordBatch:
+        nonlocal first
+        if promote:
+            index = batch.schema.get_field_index(geometry)
+            geoms = shapely.from_wkb(batch.column(index).to_numpy(zero_copy_only=False))
+            single = shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON
+            geoms[single] = shapely.multipolygons(geoms[single][:, None])
+            column = pa.array(shapely.to_wkb(geoms), type=batch.schema.field(index).type)
+            batch = batch.set_column(index, batch.schema.field(index), column)
+        ids = pa.array(np.arange(first, first + batch.num_rows, dtype=np.int64))
+        first += batch.num_rows
+        return batch.add_column(0, "id", ids)
+
+    schema = reader.schema.insert(0, pa.field("id", pa.int64()))
+    return pa.RecordBatchReader.from_batches(schema, map(number, reader))
+
+
+@contextlib.contextmanager
+def staged_layer(
+    output: str | os.PathLike, *, overwrite: bool, with_style: bool
+) -> Iterator[tuple[StagedLayer, Path]]:
+    """A :class:`StagedLayer` in a scratch directory beside ``output``, and the path to
+    :meth:`~StagedLayer.write` it to; on leaving without error the layer, its side files
+    and its style are moved into place (:func:`move_into_place`). On an error nothing is."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.name}.") as scratch:
+        layer = StagedLayer(Path(scratch))
+        staged = Path(scratch) / "layer" / output.name
+        staged.parent.mkdir()
+        yield layer, staged
+        move_into_place(staged, output, overwrite=overwrite, with_style=with_style)
+
+
 def write_layer(
     gdf: gpd.GeoDataFrame, output: str | os.PathLike, *, overwrite: bool, with_style: bool
 ) -> None:
-    """Write the layer, its side files (Shapefile) and its style, each moved into place whole.
+    """Write a whole layer, its side files (Shapefile) and its style, each moved into place.
 
-    Everything is first written into a scratch directory beside ``output``;
-    Shapefiles get :data:`SHAPEFILE_NAMES` for the columns with long names. The
-    files are then moved onto their final names with
-    :func:`geonoise.io.atomic_output`, the main file last.
+    Shapefiles get :data:`SHAPEFILE_NAMES` for the columns with long names.
     """
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -91,12 +215,17 @@ def write_layer(
         if io.VECTOR_DRIVERS[output.suffix.lower()] == "ESRI Shapefile":
             gdf = gdf.rename(columns=SHAPEFILE_NAMES)
         io.write_vector(gdf, staged, layer=LAYER)
-        if with_style:
-            qgis.vector_style(staged)
-        files = sorted(Path(scratch).iterdir(), key=lambda p: p != staged)
-        with contextlib.ExitStack() as stack:
-            for file in files:  # entered main first, so it is moved into place last
-                target = stack.enter_context(
-                    io.atomic_output(output.with_name(file.name), overwrite)
-                )
-                os.replace(file, target)
+        move_into_place(staged, output, overwrite=overwrite, with_style=with_style)
+
+
+def move_into_place(staged: Path, output: Path, *, overwrite: bool, with_style: bool) -> None:
+    """Move a layer written at ``staged`` (alone in its directory), its side files and its
+    style (written here) onto ``output``'s names with :func:`geonoise.io.atomic_output`,
+    the main file last."""
+    if with_style:
+        qgis.vector_style(staged)
+    files = sorted(staged.parent.iterdir(), key=lambda p: p != staged)
+    with contextlib.ExitStack() as stack:
+        for file in files:  # entered main first, so it is moved into place last
+            target = stack.enter_context(io.atomic_output(output.with_name(file.name), overwrite))
+            os.replace(file, target)

@@ -15,6 +15,7 @@ from rasterio.transform import from_origin
 
 from geonoise.vectorize.options import VectorizeOptions
 from geonoise.vectorize.polygonize import EmptyResultError, vectorize
+from geonoise.vectorize.scan import Tally, scan
 from tests.conftest import CRS, ORIGIN, RES
 from tests.vectorize.conftest import assert_same_layers, write_classes, write_noise
 
@@ -101,3 +102,32 @@ def test_worker_processes_give_the_same_layer_as_one_process(tmp_path, in_memory
     assert len(serial) > 20
     assert_same_layers(serial, parallel)
     assert shapely.equals(serial.geometry.values, parallel.geometry.values).all()
+
+
+def scan_log(score: np.ndarray, window: int) -> tuple[Tally, list[str]]:
+    """Scan ``score`` in blocks of ``window``: the tally, and "block" / "batch" as they came."""
+    events: list[str] = []
+    tally = Tally()
+    with contextlib.ExitStack() as stack:
+        noise = memory_raster(stack, score)
+        options = VectorizeOptions(threshold=0.6, window_size=window)
+        for _ in scan(noise, None, options, lambda _: events.append("block"), tally):
+            events.append("batch")
+    return tally, events
+
+
+def test_regions_are_handed_on_as_rows_of_blocks_close_and_few_are_held():
+    # Blobs cross every block edge (3 blocks per row). A map four times taller has four
+    # times the regions and blocks, but no more pieces held at once: only those of regions
+    # open across one row boundary; the rest are handed on (written) row by row.
+    tile = blobby(3, 64, 96, 5)
+    small, small_events = scan_log(np.tile(tile, (2, 1)), 32)
+    large, large_events = scan_log(np.tile(tile, (8, 1)), 32)
+    assert large.kept > 3.5 * small.kept
+    assert 0 < large.held == small.held <= 96
+    blocks = [events.count("block") for events in (small_events, large_events)]
+    assert blocks == [12, 48]
+    # A batch after every row of blocks, the first before the second row is scanned.
+    assert large_events.index("batch") <= 3
+    rows_closed = [i for i, e in enumerate(large_events) if e == "block"][2::3]
+    assert all(large_events[i + 1] == "batch" for i in rows_closed[:-1])
