@@ -11,13 +11,22 @@ import click
 def _parse_creation_options(
     ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 ) -> dict[str, str]:
+    """``--co`` values as a dict, refused (exit 2) unless GDAL's GTiff driver accepts them."""
     options: dict[str, str] = {}
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise click.BadParameter(f"{item!r} is not KEY=VALUE (e.g. --co COMPRESS=ZSTD)")
         options[key.strip().upper()] = value.strip()
-    return options
+    if not options:
+        return options
+    from geonoise.errors import InvalidInputError
+    from geonoise.io.rasters import check_creation_options
+
+    try:
+        return check_creation_options(options)
+    except InvalidInputError as exc:
+        raise click.BadParameter(str(exc.args[0])) from exc
 
 
 output_opt = click.option(
@@ -97,6 +106,18 @@ def progress_bar(ctx: click.Context, desc: str, unit: str) -> Iterator[Callable[
             bar.update(done - bar.n)
 
         yield progress
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click's FloatRange that also refuses NaN, which every range comparison lets through."""
+
+    def convert(self, value, param, ctx):
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def verbosity(ctx: click.Context) -> int:

@@ -7,6 +7,7 @@ import json
 import click
 
 from .options import (
+    FiniteFloatRange,
     creation_options_opt,
     jobs_opt,
     jobs_or_cpus,
@@ -46,7 +47,7 @@ from .options import (
 )
 @click.option(
     "--min-valid",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=0.5,
     show_default=True,
     help="Skip tiles with a smaller share of valid, labelled pixels.",

@@ -10,7 +10,8 @@ boundless pads the missing part.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple, overload
 
 
 class Window(NamedTuple):
@@ -53,13 +54,61 @@ def axis_offsets(length: int, size: int, overlap: int) -> list[int]:
     return offsets
 
 
-def window_grid(width: int, height: int, size: int, overlap: int = 0) -> list[Window]:
-    """Full-size windows covering a ``width`` × ``height`` scene, row by row."""
-    return [
-        Window(col, row, size, size)
-        for row in axis_offsets(height, size, overlap)
-        for col in axis_offsets(width, size, overlap)
-    ]
+class WindowGrid(Sequence[Window]):
+    """Full-size windows covering a ``width`` × ``height`` scene, row by row, made on demand.
+
+    Only the offsets along each axis are kept, so memory grows with the scene's
+    edges, not with its area: a header that claims 10⁶ × 10⁶ pixels costs a few
+    kB here, not the 15 million windows (1.5 GB) a list would hold. Indexing and
+    slicing return windows; iteration makes them one at a time.
+    """
+
+    def __init__(self, width: int, height: int, size: int, overlap: int = 0) -> None:
+        self._args = (width, height, size, overlap)
+        self._cols = axis_offsets(width, size, overlap)
+        self._rows = axis_offsets(height, size, overlap)
+        self._size = size
+
+    def __reduce__(self):  # pickled as its arguments: a task for a worker stays small
+        return (type(self), self._args)
+
+    def __len__(self) -> int:
+        return len(self._rows) * len(self._cols)
+
+    @overload
+    def __getitem__(self, index: int) -> Window: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Window]: ...
+
+    def __getitem__(self, index: int | slice) -> Window | list[Window]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"window {index} of a grid of {len(self)}")
+        row, col = divmod(index % len(self), len(self._cols))
+        return Window(self._cols[col], self._rows[row], self._size, self._size)
+
+    def __iter__(self) -> Iterator[Window]:
+        for row in self._rows:
+            for col in self._cols:
+                yield Window(col, row, self._size, self._size)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, WindowGrid):
+            return self._args == other._args
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        width, height, size, overlap = self._args
+        return f"WindowGrid({width=}, {height=}, {size=}, {overlap=}: {len(self)} windows)"
+
+
+def window_grid(width: int, height: int, size: int, overlap: int = 0) -> WindowGrid:
+    """Full-size windows covering a ``width`` × ``height`` scene, row by row (a lazy sequence)."""
+    return WindowGrid(width, height, size, overlap)
 
 
 def block_grid(width: int, height: int, size: int) -> list[Window]:

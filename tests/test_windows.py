@@ -40,7 +40,7 @@ def test_windows_stay_inside_and_step_no_more_than_the_stride(grid):
 
 
 def test_scene_smaller_than_window_gets_one_window_at_the_origin():
-    assert window_grid(10, 7, 32) == [(0, 0, 32, 32)]
+    assert list(window_grid(10, 7, 32)) == [(0, 0, 32, 32)]
 
 
 @pytest.mark.parametrize(
@@ -77,3 +77,28 @@ def test_block_grid_partitions_the_raster_along_the_window_grid(width, height, s
     assert (cover == 1).all()
     starts = {(w.col_off, w.row_off) for w in window_grid(width, height, size)}
     assert {(b.col_off, b.row_off) for b in block_grid(width, height, size)} == starts
+
+
+def test_window_grid_is_lazy_and_small_for_huge_scenes():
+    """A header claiming 10⁶ × 10⁶ pixels must not make 15 million windows up front."""
+    import pickle
+    import tracemalloc
+
+    tracemalloc.start()
+    grid = window_grid(1_000_000, 1_000_000, 256)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(grid) == 3907**2 and peak < 1_000_000
+    assert grid[-1] == (1_000_000 - 256, 1_000_000 - 256, 256, 256)
+    assert len(pickle.dumps(grid)) < 200
+
+
+@given(grids())
+def test_window_grid_indexes_slices_and_iterates_alike(grid):
+    windows = window_grid(*grid)
+    listed = list(windows)
+    assert len(windows) == len(listed) and windows == listed
+    assert [windows[i] for i in range(len(listed))] == listed
+    assert windows[1:5] == listed[1:5] and windows[-1] == listed[-1]
+    with pytest.raises(IndexError):
+        windows[len(listed)]

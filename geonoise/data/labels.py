@@ -15,16 +15,17 @@ scenes the same way:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from geonoise import io
 from geonoise.contracts import IGNORE
-from geonoise.errors import GeoreferenceError, InvalidInputError, NoOverlapError
+from geonoise.errors import GeonoiseError, GeoreferenceError, InvalidInputError, NoOverlapError
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -267,7 +268,8 @@ def _prepare_features(
     if features.empty:
         raise NoOverlapError(f"{path} has no features to burn")
     classes = _class_values(features, path, class_field)
-    features = features.assign(_class=classes)[["_class", "geometry"]].to_crs(scene.crs)
+    with reprojecting(path, features.crs, scene.crs):
+        features = features.assign(_class=classes)[["_class", "geometry"]].to_crs(scene.crs)
     _require_overlap(tuple(features.total_bounds), scene, path)
     return features
 
@@ -301,7 +303,38 @@ def _class_values(features: gpd.GeoDataFrame, path: str, class_field: str | None
 def _raster_bounds_in(dataset: DatasetReader, crs: CRS) -> tuple[float, float, float, float]:
     from rasterio.warp import transform_bounds
 
-    return tuple(transform_bounds(dataset.crs, crs, *dataset.bounds))
+    with reprojecting(dataset.name, dataset.crs, crs):
+        return tuple(transform_bounds(dataset.crs, crs, *dataset.bounds))
+
+
+@contextlib.contextmanager
+def reprojecting(path: str, source: object, target: object) -> Iterator[None]:
+    """Errors of reprojecting ``path`` from CRS ``source`` to ``target`` as GeoreferenceError.
+
+    A local (engineering) CRS has no datum, so nothing relates it to a geographic
+    or projected one (PROJ's "Cannot find coordinate operations"): labels and
+    scenes must then all be in that same local CRS.
+    """
+    try:
+        yield
+    except GeonoiseError:
+        raise
+    except Exception as exc:  # pyproj and GDAL raise their own types
+        raise GeoreferenceError(
+            f"cannot reproject {path} from {crs_name(source)} to {crs_name(target)}: no "
+            "coordinate operation relates them (a local, engineering CRS relates to no "
+            "other); give all files in one CRS"
+        ) from exc
+
+
+def crs_name(crs: object) -> str:
+    """A short name of a CRS (rasterio's or pyproj's), e.g. ``WGS 84 / UTM zone 33N``."""
+    from pyproj import CRS as ProjCRS
+
+    try:
+        return ProjCRS.from_user_input(getattr(crs, "to_wkt", lambda: crs)()).name
+    except Exception:  # a CRS pyproj cannot read: its own words
+        return str(crs)[:80]
 
 
 def _require_overlap(bounds: tuple[float, ...], scene: DatasetReader, path: str) -> None:

@@ -9,6 +9,8 @@ written window by window, so memory does not grow with the scene.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -20,7 +22,7 @@ import numpy as np
 
 from geonoise import io
 from geonoise.contracts import IGNORE
-from geonoise.data.labels import LabelSource, open_labels_as, pair_labels
+from geonoise.data.labels import LabelSource, open_labels_as, pair_labels, reprojecting
 from geonoise.data.tiledir import INDEX_LAYER, INDEX_NAME
 from geonoise.errors import GeonoiseError, InvalidInputError
 from geonoise.parallel import ordered_map
@@ -74,7 +76,7 @@ class ScenePlan:
     scene: str
     labels: str | None
     name: str
-    windows: list[Window]
+    windows: Sequence[Window]
 
 
 @dataclass
@@ -122,14 +124,20 @@ def plan_tiling(
 
     ``labels`` holds one source per scene, one source for all scenes, or none.
     """
+    from rasterio.warp import transform_bounds
+
     names = io.unique_stems(scenes)
     plans = []
+    index_crs = None
     for name, scene_path, label_path in zip(
         names, scenes, pair_labels(scenes, labels), strict=True
     ):
         with io.open_scene(scene_path) as scene:
             if label_path is not None:
                 open_labels_as(label_path, scene, options).close()
+            index_crs = index_crs or scene.crs
+            with reprojecting(scene_path, scene.crs, index_crs):  # footprints in one index
+                transform_bounds(scene.crs, index_crs, *scene.bounds)
             windows = window_grid(scene.width, scene.height, options.size, options.overlap)
         plans.append(ScenePlan(scene_path, label_path, name, windows))
     return plans
@@ -154,44 +162,68 @@ def write_tiles(
     Raises:
         GeonoiseError: no window met ``min_valid`` (nothing is written).
     """
-    records: list[TileRecord] = []
+    written: list[TileRecord] = []
+    skipped: Counter[tuple[str, str]] = Counter()  # (scene name, reason): counts, not records
     with io.atomic_output(output, overwrite) as tmp:
-        (tmp / "images").mkdir(parents=True)
-        if any(plan.labels for plan in plans):
-            (tmp / "labels").mkdir()
+        with io.writing(output):
+            (tmp / "images").mkdir(parents=True)
+            if any(plan.labels for plan in plans):
+                (tmp / "labels").mkdir()
         for record in _tile_records(plans, tmp, options, jobs):
-            records.append(record)
+            if record.skipped is None:
+                written.append(record)
+            else:
+                skipped[record.scene.name, record.skipped] += 1
             if on_tile is not None:
                 on_tile(record)
-        written = [r for r in records if r.skipped is None]
         if not written:
             raise GeonoiseError(
-                f"no tile written: all {len(records)} windows are below "
+                f"no tile written: all {skipped.total()} windows are below "
                 f"--min-valid {options.min_valid}; lower it or check the nodata"
             )
-        io.write_vector(index_frame(written, output), tmp / INDEX_NAME, layer=INDEX_LAYER)
-    return TilingSummary(str(output), [_scene_summary(p, records) for p in plans])
+        with io.writing(output):
+            io.write_vector(index_frame(written, output), tmp / INDEX_NAME, layer=INDEX_LAYER)
+    return TilingSummary(str(output), [_scene_summary(p, written, skipped) for p in plans])
 
 
 def _tile_records(
     plans: Sequence[ScenePlan], out_dir: Path, options: TileOptions, jobs: int
 ) -> Iterator[TileRecord]:
     """Records of every window, in plan order, from this process or a pool of ``jobs``."""
-    chunks = [
-        (plan, plan.windows[start : start + CHUNK_WINDOWS])
-        for plan in plans
-        for start in range(0, len(plan.windows), CHUNK_WINDOWS)
-    ]
     try:
         for records in ordered_map(
             _tile_chunk,
-            [(plan, windows, out_dir, options) for plan, windows in chunks],
+            ChunkTasks(plans, out_dir, options),
             jobs,
             while_waiting=_load_index_writer,
         ):
             yield from records
     finally:
         _close_sources()
+
+
+class ChunkTasks(Sequence[tuple[ScenePlan, int, Path, TileOptions]]):
+    """The tasks of :func:`_tile_chunk`: runs of :data:`CHUNK_WINDOWS` windows of each plan.
+
+    Made when asked for, and naming their windows by where they start, so
+    neither this sequence nor a task grows with the scene (a scene can hold
+    millions of windows).
+    """
+
+    def __init__(self, plans: Sequence[ScenePlan], out_dir: Path, options: TileOptions) -> None:
+        self._plans, self._out_dir, self._options = plans, out_dir, options
+        counts = [-(-len(plan.windows) // CHUNK_WINDOWS) for plan in plans]
+        self._ends = list(itertools.accumulate(counts))
+
+    def __len__(self) -> int:
+        return self._ends[-1] if self._ends else 0
+
+    def __getitem__(self, index: int) -> tuple[ScenePlan, int, Path, TileOptions]:  # type: ignore[override]
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        which = bisect.bisect_right(self._ends, index)
+        first = index - (self._ends[which - 1] if which else 0)
+        return self._plans[which], first * CHUNK_WINDOWS, self._out_dir, self._options
 
 
 def _load_index_writer() -> None:
@@ -203,14 +235,16 @@ def _load_index_writer() -> None:
 
 
 def _tile_chunk(
-    plan: ScenePlan, windows: Sequence[Window], out_dir: Path, options: TileOptions
+    plan: ScenePlan, start: int, out_dir: Path, options: TileOptions
 ) -> list[TileRecord]:
-    """Cut and write a run of windows of one scene (in whichever process runs it)."""
+    """Cut and write the windows of one scene from ``start`` on (in whichever process runs it)."""
     import rasterio
 
+    windows = plan.windows[start : start + CHUNK_WINDOWS]
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
         scene, labels = _sources(plan, options)
-        return [_tile_window(plan, window, scene, labels, out_dir, options) for window in windows]
+        with io.writing(out_dir):
+            return [_tile_window(plan, w, scene, labels, out_dir, options) for w in windows]
 
 
 #: Open scenes and label sources of this process, by scene name (a pool worker keeps
@@ -343,14 +377,15 @@ def _group_by_scene(records: Sequence[TileRecord]) -> dict[str, list[TileRecord]
     return groups
 
 
-def _scene_summary(plan: ScenePlan, records: Sequence[TileRecord]) -> dict[str, Any]:
-    mine = [r for r in records if r.scene.name == plan.name]
-    reasons = Counter(r.skipped for r in mine if r.skipped)
+def _scene_summary(
+    plan: ScenePlan, written: Sequence[TileRecord], skipped: Counter[tuple[str, str]]
+) -> dict[str, Any]:
+    reasons = {why: n for (name, why), n in skipped.items() if name == plan.name}
     return {
         "scene": plan.scene,
         "labels": plan.labels,
         "windows": len(plan.windows),
-        "tiles_written": sum(r.skipped is None for r in mine),
+        "tiles_written": sum(r.scene.name == plan.name for r in written),
         "tiles_skipped": sum(reasons.values()),
-        "skipped": dict(reasons),
+        "skipped": reasons,
     }

@@ -8,6 +8,7 @@ leaves half-written outputs and never replaces what it was not allowed to.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import uuid
@@ -16,21 +17,25 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from geonoise.errors import InvalidInputError, OutputExistsError, ReadError
+from geonoise.errors import GeonoiseError, InvalidInputError, OutputExistsError, ReadError
+
+#: Libraries whose exceptions, raised while writing, mean the output could not be written.
+WRITER_LIBRARIES = ("rasterio", "pyogrio", "fiona", "pyarrow")
 
 
 def write_json(path: str | os.PathLike, content: Any) -> None:
     """Write ``content`` as indented UTF-8 JSON with a final newline."""
     import json
 
-    Path(path).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+    with writing(path):
+        Path(path).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
 
 
 def write_csv(path: str | os.PathLike, rows: list[Mapping[str, Any]], columns: list[str]) -> None:
     """Write ``rows`` (dicts) as CSV with a header of ``columns`` (other keys are dropped)."""
     import csv
 
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    with writing(path), open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
@@ -53,18 +58,19 @@ def expand_lists(values: Sequence[str], option: str) -> list[str]:
     Blank lines and lines starting with ``#`` are skipped. Every path must exist.
 
     Raises:
-        InvalidInputError: a list file or a listed path does not exist (for ``option``).
+        InvalidInputError: a list file is missing, not UTF-8 text or names no path, or a
+            listed path does not exist (for ``option``).
     """
     paths: list[str] = []
     for value in values:
         if not value.startswith("@"):
             paths.append(value)
             continue
-        listing = Path(value[1:])
-        if not listing.is_file():
-            raise InvalidInputError(f"list file {listing} does not exist", option)
-        lines = listing.read_text(encoding="utf-8").splitlines()
-        paths += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        lines = read_list_file(value[1:], option)
+        listed = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        if not listed:  # a batch job over an empty list must not succeed doing nothing
+            raise InvalidInputError(f"list file {value[1:]} names no path", option)
+        paths += listed
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
@@ -72,10 +78,103 @@ def expand_lists(values: Sequence[str], option: str) -> list[str]:
     return paths
 
 
+def read_list_file(path: str | os.PathLike, option: str) -> list[str]:
+    """The lines of an ``@list`` file (UTF-8 text, one path a line).
+
+    Raises:
+        InvalidInputError: the file is missing, unreadable or not text (for ``option``).
+    """
+    listing = Path(path)
+    if not listing.is_file():
+        raise InvalidInputError(f"list file {listing} does not exist", option)
+    try:
+        text = listing.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"list file {listing} is not UTF-8 text (byte {exc.start}); "
+            "give a text file with one path a line",
+            option,
+        ) from exc
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot read list file {listing}: {first_line(exc)}", option
+        ) from exc
+    if "\0" in text:
+        raise InvalidInputError(
+            f"list file {listing} is not text (it holds NUL bytes); "
+            "give a text file with one path a line",
+            option,
+        )
+    return text.splitlines()
+
+
 def check_output(path: str | os.PathLike, overwrite: bool) -> None:
-    """Refuse an existing output unless ``overwrite``; call it before doing any work."""
+    """Refuse an output that exists (unless ``overwrite``) or cannot be written; before any work.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``overwrite`` is false.
+        InvalidInputError: a file stands where a folder above ``path`` should be (exit 2).
+        GeonoiseError: the folder that would hold ``path`` is not writable.
+    """
     if os.path.lexists(path) and not overwrite:
         raise OutputExistsError(f"{path} exists; pass --overwrite to replace it")
+    folder = _existing_parent(path)
+    if not folder.is_dir():
+        raise _not_a_folder(path, folder)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        reason = "read-only file system" if _read_only(folder) else "permission denied"
+        raise GeonoiseError(f"cannot write {path}: {reason} in {folder}")
+
+
+def _existing_parent(path: str | os.PathLike) -> Path:
+    """The nearest folder (or file) above ``path`` that exists."""
+    parent = Path(os.path.abspath(path)).parent
+    while not os.path.lexists(parent) and parent != parent.parent:
+        parent = parent.parent
+    return parent
+
+
+def _read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs (Windows)
+        return False
+
+
+def _not_a_folder(path: str | os.PathLike, blocker: Path) -> InvalidInputError:
+    return InvalidInputError(f"cannot write {path}: {blocker} is a file, not a folder")
+
+
+def output_error(path: str | os.PathLike, exc: BaseException) -> GeonoiseError:
+    """The one-line error for an output that could not be written, naming it and the cause.
+
+    A file where a folder above ``path`` should be is a usage error (exit 2);
+    no space, no permission or a read-only file system fail at run time (exit 1).
+    """
+    blocker = _existing_parent(path)
+    if not blocker.is_dir():
+        return _not_a_folder(path, blocker)
+    if isinstance(exc, OSError) and exc.errno:
+        return GeonoiseError(f"cannot write {path}: {os.strerror(exc.errno).lower()}")
+    return GeonoiseError(f"cannot write {path}: {first_line(exc)}")
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike) -> Iterator[None]:
+    """Errors of writing ``path`` (no space, no permission, …) raised as one GeonoiseError.
+
+    Wrap only writes in it: any OSError, and any error of the GIS libraries
+    (:data:`WRITER_LIBRARIES`), inside the block is taken to be about ``path``.
+    """
+    try:
+        yield
+    except GeonoiseError:
+        raise
+    except Exception as exc:
+        library = type(exc).__module__.split(".")[0]
+        if isinstance(exc, OSError) or library in WRITER_LIBRARIES:
+            raise output_error(path, exc) from exc
+        raise
 
 
 @contextlib.contextmanager
@@ -89,20 +188,34 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
     """
     final = Path(path)
     check_output(final, overwrite)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    with writing(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
     temporary = final.with_name(f".{final.name}.partial-{uuid.uuid4().hex[:8]}")
     try:
         yield temporary
-        if os.path.lexists(final):
-            check_output(final, overwrite)
-            backup = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(final, backup)
-            os.replace(temporary, final)
-            _remove(backup)
-        else:
-            os.replace(temporary, final)
+        with writing(final):
+            if os.path.lexists(final):
+                check_output(final, overwrite)
+                backup = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+                os.replace(final, backup)
+                os.replace(temporary, final)
+                _remove(backup)
+            else:
+                os.replace(temporary, final)
+    except GeonoiseError as exc:  # name the output the user asked for, not our temporary one
+        exc.args = (str(exc.args[0]).replace(str(temporary), str(final)), *exc.args[1:])
+        raise
+    except OSError as exc:
+        if exc.errno in OUT_OF_ROOM or str(temporary) in str(exc.filename):
+            raise output_error(final, exc) from exc
+        raise
     finally:
-        _remove(temporary)
+        with contextlib.suppress(OSError):
+            _remove(temporary)
+
+
+#: errno values that only ever come from writing: a full disk or quota, a read-only file system.
+OUT_OF_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 
 def _remove(path: Path) -> None:

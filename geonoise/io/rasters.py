@@ -7,13 +7,17 @@ VRT; writes go through one profile (:func:`geotiff_profile`) and one COG copy
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import re
+import uuid
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from geonoise.errors import GeoreferenceError, ReadError
-from geonoise.io.files import first_line
+from geonoise.errors import GeoreferenceError, InvalidInputError, ReadError
+from geonoise.io.files import first_line, writing
 
 if TYPE_CHECKING:
     import numpy as np
@@ -21,6 +25,10 @@ if TYPE_CHECKING:
 
 #: Largest internal block edge of the GeoTIFFs geonoise writes.
 BLOCK_SIZE = 256
+
+#: Largest block of a raster geonoise reads: GDAL reads whole blocks, so a strip
+#: 2³¹ pixels wide would take gigabytes for every window, whatever the window size.
+MAX_BLOCK_BYTES = 1 << 30
 
 
 def geotiff_profile(
@@ -72,6 +80,83 @@ def _override(
     return {**options, **given}
 
 
+def check_creation_options(
+    creation_options: Mapping[str, str], option: str = "--co"
+) -> dict[str, str]:
+    """``creation_options`` (from ``--co``), refused unless GDAL's GTiff driver accepts them.
+
+    A small GeoTIFF is created in memory with the shared profile and the options
+    on top, as a 3-band uint8 raster (every command writes uint8 rasters: tiles,
+    labels, classes, synthetic scenes). GDAL checks the names and values against
+    the driver's creation option list (``DMD_CREATIONOPTIONLIST``) and reports
+    what it would ignore as warnings; those, and options that make the creation
+    fail (block sizes that are no multiple of 16, a predictor the data type
+    lacks), are refused here, before any work, instead of being ignored or
+    failing mid-run. Options that only float outputs refuse fail when written.
+
+    Raises:
+        InvalidInputError: the first option GDAL refuses or ignores, with GDAL's reason.
+    """
+    import rasterio
+    import rasterio.shutil
+    from rasterio.transform import from_origin
+
+    given = {key.upper(): str(value) for key, value in creation_options.items()}
+    if not given:
+        return given
+    profile = geotiff_profile(
+        width=64,
+        height=64,
+        count=3,
+        dtype="uint8",
+        crs="EPSG:32633",
+        transform=from_origin(500_000, 5_400_000, 1, 1),
+        creation_options=given,
+    )
+    probe = f"/vsimem/geonoise-co-{uuid.uuid4().hex}.tif"
+    with _gdal_warnings() as complaints, rasterio.Env(GDAL_VALIDATE_CREATION_OPTIONS=True):
+        try:
+            with rasterio.open(probe, "w", **profile):
+                pass
+        except (rasterio.errors.RasterioError, ValueError) as exc:
+            complaints.append(first_line(exc).removeprefix(f"{probe[8:]}: "))
+        finally:
+            with contextlib.suppress(Exception):  # nothing, or half a file, to remove
+                rasterio.shutil.delete(probe)
+    if complaints:
+        reason = complaints[0].rstrip(".").replace("an unexpected value", "not a valid value")
+        named = [f"{k}={v}" for k, v in given.items() if k in reason.upper()]
+        raise InvalidInputError(
+            f"{' '.join(named or (f'{k}={v}' for k, v in given.items()))}: {reason} "
+            "(see the creation options of GDAL's GTiff driver)",
+            option,
+        )
+    return given
+
+
+@contextlib.contextmanager
+def _gdal_warnings() -> Iterator[list[str]]:
+    """Collect the warnings GDAL reports (through rasterio's logger) inside the block."""
+    logger = logging.getLogger("rasterio._env")
+    complaints: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING:
+                complaints.append(re.sub(r"^CPLE_\w+ in ", "", record.getMessage()).strip())
+
+    handler, level, propagate = Collect(), logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    try:
+        yield complaints
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
 def compression(dtype: str) -> dict[str, Any]:
     """Lossless compression for a data type, as creation options (lower-case keys).
 
@@ -107,7 +192,13 @@ def same_grid(a: rasterio.io.DatasetReader, b: rasterio.io.DatasetReader) -> boo
 
 
 def require_georeference(dataset: rasterio.io.DatasetReader, path: str | os.PathLike) -> None:
-    """Raise :class:`GeoreferenceError` unless ``dataset`` has a CRS and a geotransform."""
+    """Raise :class:`GeoreferenceError` unless ``dataset`` has a CRS and a usable geotransform.
+
+    A geotransform with NaN or infinite terms, or with zero-sized pixels, places no
+    pixel anywhere: it is refused like a missing one.
+    """
+    import math
+
     import rasterio
 
     if dataset.crs is None:
@@ -117,6 +208,13 @@ def require_georeference(dataset: rasterio.io.DatasetReader, path: str | os.Path
     if dataset.transform == rasterio.Affine.identity() and not dataset.gcps[0]:
         raise GeoreferenceError(
             f"{path} has no geotransform; georeference it first (e.g. `gdal_edit.py -a_ullr`)"
+        )
+    terms = tuple(dataset.transform)[:6]
+    if not all(math.isfinite(t) for t in terms) or dataset.transform.determinant == 0:
+        shown = ", ".join(f"{t:g}" for t in terms)
+        raise GeoreferenceError(
+            f"{path} has an unusable geotransform ({shown}): NaN, infinite or zero-sized "
+            "pixels; fix it first (e.g. `gdal_edit.py -a_ullr`)"
         )
 
 
@@ -129,10 +227,26 @@ def open_scene(path: str | os.PathLike) -> rasterio.io.DatasetReader:
         dataset = open_raster(path)
     try:
         require_georeference(dataset, path)
-    except GeoreferenceError:
+        _require_readable_blocks(dataset, path)
+    except (GeoreferenceError, ReadError):
         dataset.close()
         raise
     return dataset
+
+
+def _require_readable_blocks(dataset: rasterio.io.DatasetReader, path: str | os.PathLike) -> None:
+    """Raise :class:`ReadError` where one internal block is too big to read (a corrupt header?)."""
+    import numpy as np
+
+    rows, cols = dataset.block_shapes[0]
+    bands = 1 if getattr(dataset.interleaving, "name", "") == "band" else dataset.count
+    size = rows * cols * bands * np.dtype(dataset.dtypes[0]).itemsize
+    if size > MAX_BLOCK_BYTES:
+        raise ReadError(
+            f"{path} is stored in blocks of {cols} × {rows} pixels ({size / 2**30:.0f} GiB "
+            "each, read whole for any window): a corrupt header, or rewrite it tiled "
+            "(gdal_translate -co TILED=YES)"
+        )
 
 
 def read_window(
@@ -152,7 +266,7 @@ def read_window(
     inner, (top, left) = _clip_window(dataset, window)
     bands = dataset.count if indexes is None else (1 if isinstance(indexes, int) else len(indexes))
     shape = (bands, int(window.height), int(window.width))
-    out = np.full(shape, fill_value, dtype=dataset.dtypes[0])
+    out = np.full(shape, fill_value, dtype=_holding(dataset.dtypes[0], fill_value))
     if inner is not None:
         data = _read(dataset.read, indexes if indexes is not None else None, inner, dataset.name)
         data = data if data.ndim == 3 else data[None]
@@ -195,6 +309,22 @@ def read_valid_mask(
     return out
 
 
+def _holding(dtype: str, value: float) -> np.dtype:
+    """``dtype``, or the smallest type that holds its values and ``value`` too.
+
+    Pads with a value the data type cannot hold (255 = ignore around int8 labels)
+    widen the window instead of overflowing.
+    """
+    import numpy as np
+
+    kind = np.dtype(dtype)
+    if np.issubdtype(kind, np.integer) and value == value:
+        info = np.iinfo(kind)
+        if not info.min <= value <= info.max:
+            return np.result_type(kind, np.min_scalar_type(value))
+    return kind
+
+
 def _clip_window(dataset: Any, window: Any) -> tuple[Any, tuple[int, int]]:
     """The part of ``window`` inside ``dataset`` and where it sits in the window."""
     from rasterio.windows import Window as RioWindow
@@ -231,18 +361,21 @@ def write_raster(
 ) -> None:
     """Write a (bands, rows, cols) or (rows, cols) array as a GeoTIFF with the shared profile."""
     data = array if array.ndim == 3 else array[None]
-    with create_raster(
-        path,
-        width=data.shape[2],
-        height=data.shape[1],
-        count=data.shape[0],
-        dtype=str(data.dtype),
-        crs=crs,
-        transform=transform,
-        nodata=nodata,
-        creation_options=creation_options,
-        descriptions=descriptions,
-    ) as dst:
+    with (
+        writing(path),
+        create_raster(
+            path,
+            width=data.shape[2],
+            height=data.shape[1],
+            count=data.shape[0],
+            dtype=str(data.dtype),
+            crs=crs,
+            transform=transform,
+            nodata=nodata,
+            creation_options=creation_options,
+            descriptions=descriptions,
+        ) as dst,
+    ):
         dst.write(data)
         if colorinterp:
             dst.colorinterp = colorinterp
@@ -276,7 +409,8 @@ def create_raster(
         nodata=nodata,
         creation_options=creation_options,
     )
-    dataset = rasterio.open(path, "w", **profile)
+    with writing(path):
+        dataset = rasterio.open(path, "w", **profile)
     for band, text in enumerate(descriptions or [], start=1):
         dataset.set_band_description(band, text)
     return dataset
@@ -292,8 +426,8 @@ def write_cog(
     """Copy a finished GeoTIFF to ``path`` as a Cloud Optimized GeoTIFF (GDAL's COG driver).
 
     Tiled, compressed as :func:`compression` says, with overviews made by
-    ``resampling``, on all CPUs; ``creation_options`` (from ``--co``) override
-    the defaults.
+    ``resampling``, on all CPUs; ``creation_options`` (from ``--co``, with GTiff
+    names: :func:`cog_options` renames them) override the defaults.
     """
     import rasterio
     import rasterio.shutil
@@ -310,5 +444,32 @@ def write_cog(
         # Overviews and compression on every core: a third of the time on 2 cores.
         "num_threads": "ALL_CPUS",
     }
-    options = _override(options, creation_options, level="level")
-    rasterio.shutil.copy(source, path, driver="COG", **options)
+    options = _override(options, cog_options(creation_options or {}), level="level")
+    with writing(path):
+        rasterio.shutil.copy(source, path, driver="COG", **options)
+
+
+#: GTiff creation options (what ``--co`` takes) and their names in GDAL's COG driver.
+COG_NAMES = {
+    "BLOCKXSIZE": "BLOCKSIZE",
+    "BLOCKYSIZE": "BLOCKSIZE",
+    "ZSTD_LEVEL": "LEVEL",
+    "ZLEVEL": "LEVEL",
+    "LZMA_PRESET": "LEVEL",
+    "JPEG_QUALITY": "QUALITY",
+    "WEBP_LEVEL": "QUALITY",
+}
+
+
+def cog_options(creation_options: Mapping[str, str]) -> dict[str, str]:
+    """GTiff creation options (from ``--co``) as the COG driver names them.
+
+    A COG is always tiled with square blocks, so ``TILED`` is dropped and a block
+    edge becomes ``BLOCKSIZE``; compression levels become ``LEVEL``. Without this
+    the COG driver would ignore them.
+    """
+    options: dict[str, str] = {}
+    for key, value in creation_options.items():
+        if key.upper() != "TILED":
+            options.setdefault(COG_NAMES.get(key.upper(), key.upper()), value)
+    return options

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from geonoise.errors import ReadError
-from geonoise.io.files import first_line
+from geonoise.io.files import first_line, writing
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -42,10 +42,21 @@ def read_vector(path: str | os.PathLike, layer: str | None = None) -> gpd.GeoDat
 
 
 def write_vector(gdf: gpd.GeoDataFrame, path: str | os.PathLike, layer: str | None = None) -> None:
-    """Write ``gdf`` in the format its suffix names (GeoPackage, GeoJSON, FlatGeobuf, …)."""
+    """Write ``gdf`` in the format its suffix names (GeoPackage, GeoJSON, FlatGeobuf, …).
+
+    Raises:
+        GeonoiseError: the file cannot be written (no space, no permission, …).
+    """
     driver = VECTOR_DRIVERS.get(Path(path).suffix.lower())
     if driver is None:
         raise ValueError(f"unknown vector suffix: {path}")
+    with writing(path):
+        _write_vector(gdf, path, driver, layer)
+
+
+def _write_vector(
+    gdf: gpd.GeoDataFrame, path: str | os.PathLike, driver: str, layer: str | None
+) -> None:
     if driver == "Parquet":
         gdf.to_parquet(path)
     elif driver == "GPKG":

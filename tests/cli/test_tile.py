@@ -177,3 +177,87 @@ def test_jobs_reach_the_tiler(scene_and_labels, tmp_path, monkeypatch, args, exp
     assert run("-q", "tile", scene, "-o", tmp_path / "t", "--size", 32, *args).exit_code == 0
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert seen["jobs"] == (cpus if expected == "cpus" else expected)
+
+
+@pytest.mark.parametrize(
+    ("co", "fragment"),
+    [
+        ("COMPRESS=BOGUS", "COMPRESS=BOGUS"),
+        ("FOO=BAR", "creation option FOO"),
+        ("BLOCKXSIZE=7", "BLOCKXSIZE=7"),
+        ("PREDICTOR=3", "PREDICTOR=3"),
+    ],
+)
+def test_creation_options_gdal_refuses_exit_2_naming_them(scene_factory, tmp_path, co, fragment):
+    scene = scene_factory()
+    result = run("tile", scene, "-o", tmp_path / "o", "--co", co)
+    assert result.exit_code == 2, result.output
+    assert "--co" in result.stderr and fragment in result.stderr
+    assert "Error: unexpected" not in result.stderr and "o" not in entries(tmp_path)
+
+
+def test_output_under_a_regular_file_exits_2(scene_factory, tmp_path):
+    scene = scene_factory()
+    (tmp_path / "somefile.txt").write_text("")
+    result = run("tile", scene, "-o", tmp_path / "somefile.txt" / "out", "--size", 32)
+    one_line_error(result, 2, "somefile.txt/out", "is a file, not a folder")
+
+
+def test_a_full_disk_fails_with_one_line_and_leaves_nothing(scene_factory, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    import geonoise.io.vectors
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(geonoise.io.vectors, "_write_vector", full)
+    scene = scene_factory()
+    out = tmp_path / "tiles"
+    result = run("tile", scene, "-o", out, "--size", 32, "--jobs", 1)
+    one_line_error(result, 1, f"cannot write {out}", "no space left on device")
+    assert "partial" not in result.stderr and "tiles" not in entries(tmp_path)
+
+
+def test_int8_labels_with_negative_values_name_the_value(scene_factory, tmp_path):
+    scene = scene_factory(width=64, height=48)
+    data = np.ones((1, 48, 64), "int8")
+    data[0, 5, 7] = -3
+    labels = scene_factory("labels.tif", width=64, height=48, data=data)
+    result = run("tile", scene, "-l", labels, "-o", tmp_path / "o", "--size", 32)
+    one_line_error(result, 2, "--labels", "labels.tif has class value -3 at row 5, column 7")
+    data[0, 5, 7] = -1  # declared nodata: ignored
+    nodata = scene_factory("nodata.tif", width=64, height=48, data=data, nodata=-1)
+    result = run("tile", scene, "-l", nodata, "-o", tmp_path / "o", "--size", 32)
+    assert result.exit_code == 0, result.output
+
+
+def test_nan_geotransform_is_refused_naming_the_file(scene_factory, tmp_path):
+    from affine import Affine
+
+    scene = scene_factory()
+    with rasterio.open(scene, "r+") as dst:
+        dst.transform = Affine(float("nan"), 0, ORIGIN[0], 0, -0.5, ORIGIN[1])
+    one_line_error(run("tile", scene, "-o", tmp_path / "o"), 1, "scene.tif", "geotransform")
+
+
+LOCAL_CRS = (
+    'LOCAL_CS["Site grid",LOCAL_DATUM["Site",0],UNIT["metre",1],AXIS["X",EAST],AXIS["Y",NORTH]]'
+)
+
+
+def test_an_engineering_crs_tiles_and_is_refused_beside_another_crs(scene_factory, tmp_path):
+    local = scene_factory("local.tif", crs=LOCAL_CRS)
+    labels = scene_factory(
+        "local_labels.tif", count=1, crs=LOCAL_CRS, data=np.ones((1, 80, 100), "uint8")
+    )
+    assert run("tile", local, "-l", labels, "-o", tmp_path / "t", "--size", 32).exit_code == 0
+    utm = scene_factory("utm.tif")
+    one_line_error(
+        run("tile", utm, "-l", labels, "-o", tmp_path / "o"), 1, "local_labels.tif", "Site grid"
+    )
+    one_line_error(
+        run("tile", utm, local, "-o", tmp_path / "o"), 1, "cannot reproject", "local.tif"
+    )
+    assert "o" not in entries(tmp_path)
