@@ -23,8 +23,8 @@ from .options import json_opt, output_opt, overwrite_opt, verbosity
     "--check/--no-check",
     default=True,
     show_default=True,
-    help="Run ONNX Runtime and PyTorch on random batches and require the same probabilities "
-    "(within 1e-4).",
+    help="Run ONNX Runtime and PyTorch on random batches and require the same, finite "
+    "probabilities (within 1e-4).",
 )
 @overwrite_opt
 @json_opt

@@ -16,7 +16,8 @@ shape-dependent constants (the tests run it at several sizes). The exporter's de
 warning is silenced here because the choice is made on purpose. Every export is verified:
 ``onnx.checker`` validates the graph and, unless ``check=False``, ONNX Runtime and PyTorch
 are run on random batches of two different sizes and must agree within
-:data:`TOLERANCE`.
+:data:`TOLERANCE`, with no NaN or infinite probability in either (a NaN would
+hide in the difference).
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ def export_onnx(
         OutputExistsError: If ``output`` exists and ``overwrite`` is false (before any work).
         ReadError: If ``model_path`` is not a geonoise model.
         InvalidInputError: On an opset out of range or an output not named ``*.onnx``.
-        ExportMismatchError: If ONNX Runtime and PyTorch differ by more than :data:`TOLERANCE`.
+        ExportMismatchError: If ONNX Runtime and PyTorch differ by more than :data:`TOLERANCE`,
+            or either gives a NaN or infinite probability.
     """
     from geonoise.models.checkpoint import load_model
 
@@ -114,7 +116,9 @@ def export_onnx(
         _export_graph(module, meta.bands, model.multiple, temporary, opset)
         _attach_metadata(temporary, meta, model.multiple)
         sizes = check_sizes(model.multiple) if check else []
-        max_diff = compare_with_torch(module, temporary, sizes) if check else None
+        max_diff = (
+            compare_with_torch(module, temporary, sizes, source=model_path) if check else None
+        )
     return ExportResult(
         path=str(output),
         size=Path(output).stat().st_size,
@@ -197,12 +201,20 @@ def check_sizes(multiple: int) -> list[tuple[int, int, int]]:
 
 
 def compare_with_torch(
-    module: torch.nn.Module, path: Path, sizes: list[tuple[int, int, int]], seed: int = 0
+    module: torch.nn.Module,
+    path: Path,
+    sizes: list[tuple[int, int, int]],
+    seed: int = 0,
+    source: str | os.PathLike = "the model",
 ) -> float:
     """Largest ``|ONNX Runtime − PyTorch|`` of the probabilities over random raw-pixel batches.
 
+    Args:
+        source: The model file ``path`` was exported from, for messages.
+
     Raises:
-        ExportMismatchError: If it exceeds :data:`TOLERANCE`.
+        ExportMismatchError: If it exceeds :data:`TOLERANCE`, or either backend gives a
+            NaN or infinite probability (which no difference would show).
     """
     import numpy as np
     import torch
@@ -218,7 +230,14 @@ def compare_with_torch(
         image = mean + 2 * std * noise  # raw pixels spread like the training data
         with torch.inference_mode():
             expected = module(torch.from_numpy(image)).numpy()
-        worst = max(worst, float(np.abs(predictor.predict(image) - expected).max()))
+        actual = predictor.predict(image)
+        for backend, probabilities in (("ONNX Runtime", actual), ("PyTorch", expected)):
+            if not np.isfinite(probabilities).all():
+                raise ExportMismatchError(
+                    f"{backend} gives NaN or infinite probabilities for {path} on random "
+                    f"pixels: the weights or the normalisation of {source} are broken"
+                )
+        worst = max(worst, float(np.abs(actual - expected).max()))
     if not worst <= TOLERANCE:
         raise ExportMismatchError(
             f"ONNX Runtime and PyTorch disagree by {worst:.2e} (> {TOLERANCE:g}) on {path}; "

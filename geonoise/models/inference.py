@@ -17,13 +17,23 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from geonoise.errors import InvalidInputError, ReadError
-from geonoise.models.checkpoint import ModelMeta
+from geonoise.models.checkpoint import ModelMeta, meta_from_file
+from geonoise.models.config import ModelConfig
+from geonoise.models.validation import MetaError, check_multiple, one_line
 from geonoise.windows import pad_amounts
+
+logger = logging.getLogger(__name__)
+#: The status ONNX Runtime puts before its messages: ``[ONNXRuntimeError] : 7 : ``.
+_ORT_STATUS = re.compile(r"^\[ONNXRuntimeError\] : \d+ : ")
+#: The place in its C++ source it names: ``/onnxruntime_src/…/graph.cc:1617 void f() ``.
+_ORT_SOURCE = re.compile(r"\S+\.(?:cc|cpp|h):\d+ [^()]*\([^)]*\)\s*")
 
 if TYPE_CHECKING:
     import numpy as np
@@ -234,7 +244,11 @@ class OnnxPredictor:
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Probabilities ``(N, K, H, W)`` float32 for raw pixels ``(N, bands, H, W)``."""
         batch = check_batch(image, self.meta, self.multiple)
-        (probabilities,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})
+        try:
+            (probabilities,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})
+        except Exception as exc:  # ORT's own exception types, as in _open_session
+            reason = _ort_reason(exc, self.path)
+            raise ReadError(f"ONNX Runtime cannot run {self.path}: {reason}") from exc
         return probabilities
 
 
@@ -249,23 +263,80 @@ def _open_session(path: Path, providers: list[str], threads: int | None, spin: b
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # errors only: ORT's warnings would go to stderr unasked
     try:
-        return ort.InferenceSession(str(path), options, providers=providers)
+        return _session(path, options, providers)
     except Exception as exc:  # ORT raises its own exception types, none with a common base
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ReadError(f"ONNX Runtime cannot load {path}: {reason}") from exc
+        raise ReadError(f"ONNX Runtime cannot load {path}: {_ort_reason(exc, path)}") from exc
+
+
+def _ort_reason(exc: Exception, path: Path) -> str:
+    """ONNX Runtime's message in one line, without its status code, source line and our path."""
+    reason = _ORT_STATUS.sub("", str(exc)).replace(f"Load model from {path} failed:", "")
+    return one_line(_ORT_SOURCE.sub("", reason) or exc)
+
+
+def _session(path: Path, options: Any, providers: list[str]) -> Any:
+    """A session on ``providers``; if they fail and are not the CPU alone, on the CPU.
+
+    That is ONNX Runtime's own fallback, done here because ONNX Runtime prints
+    banners to stdout when it falls back.
+    """
+    import onnxruntime as ort
+
+    cpu = ["CPUExecutionProvider"]
+    try:
+        return ort.InferenceSession(str(path), options, providers=providers, enable_fallback=0)
+    except Exception as exc:
+        if providers == cpu:
+            raise
+        logger.warning(
+            "ONNX Runtime cannot use %s (%s); trying the CPU", providers[0], one_line(exc)
+        )
+    return ort.InferenceSession(str(path), options, providers=cpu, enable_fallback=0)
 
 
 def _read_onnx_meta(session: Any, path: Path) -> tuple[ModelMeta, int]:
-    props = session.get_modelmeta().custom_metadata_map
+    """The checked metadata of an export and its size multiple; the graph must fit them."""
+    try:
+        props = session.get_modelmeta().custom_metadata_map
+    except UnicodeDecodeError as exc:
+        raise ReadError(f"{path} has unreadable metadata: {exc}") from exc
     if META_KEY not in props or MULTIPLE_KEY not in props:
         raise ReadError(
             f"{path} carries no geonoise metadata (bands, classes, normalisation); "
             "export it with `geonoise export CHECKPOINT -o MODEL.onnx`"
         )
     try:
-        return ModelMeta.from_dict(json.loads(props[META_KEY])), int(props[MULTIPLE_KEY])
-    except (ValueError, TypeError) as exc:
+        values = json.loads(props[META_KEY])
+    except ValueError as exc:
         raise ReadError(f"{path} has unreadable geonoise metadata: {exc}") from exc
+    meta = meta_from_file(values, path)
+    try:
+        multiple = check_multiple(props[MULTIPLE_KEY], ModelConfig.from_dict(meta.model))
+    except MetaError as exc:
+        raise ReadError(f"{path} has unusable geonoise metadata: {exc}") from exc
+    _check_graph(session, meta, path)
+    return meta, multiple
+
+
+def _check_graph(session: Any, meta: ModelMeta, path: Path) -> None:
+    """Refuse a graph whose input or output is not the one its metadata describes."""
+    inputs = {i.name: i.shape for i in session.get_inputs()}
+    outputs = {o.name: o.shape for o in session.get_outputs()}
+    expected = (
+        (inputs, INPUT_NAME, "input", meta.bands, "bands"),
+        (outputs, OUTPUT_NAME, "output", meta.num_classes, "classes"),
+    )
+    for found, name, role, size, what in expected:
+        shape = found.get(name)
+        if shape is None or len(shape) != 4:
+            raise ReadError(
+                f"{path} has no 4-dimensional {role} {name!r} (found {', '.join(found)}); "
+                "export it with `geonoise export`"
+            )
+        if isinstance(shape[1], int) and shape[1] != size:
+            raise ReadError(
+                f"{path}: its graph's {role} has {shape[1]} {what}, its metadata says {size}"
+            )
 
 
 def predict_windows(predictor: Predictor, images: np.ndarray, tta: bool) -> np.ndarray:

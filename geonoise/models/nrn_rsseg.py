@@ -9,126 +9,30 @@ distillation *hint*. Each decoder stage upsamples by a 2×2 transposed convoluti
 the CBAM-attended skip of the same scale and applies a conv block. The network therefore accepts
 any input whose height and width are multiples of ``2**depth`` (:attr:`NRNRSSEG.multiple`);
 :func:`predict_logits` pads other sizes. ``forward`` has no data-dependent Python branches, so
-the model exports with :func:`torch.onnx.export`.
+the model exports with :func:`torch.onnx.export`. Its hyper-parameters
+(:class:`~geonoise.models.config.ModelConfig`, :func:`model_config`) live in
+:mod:`geonoise.models.config`, which needs no torch, and are re-exported here.
 """
 
 from __future__ import annotations
-
-import dataclasses
-from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from geonoise.errors import InvalidInputError
 from geonoise.models.cbam import CBAM
+from geonoise.models.config import PRESETS, ModelConfig, ModelConfigError, model_config
 from geonoise.windows import pad_amounts
 
-
-class ModelConfigError(InvalidInputError, ValueError):
-    """A model hyper-parameter that cannot build a network (also a :class:`ValueError`)."""
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ModelConfigError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ModelConfigError(f"{name} must be at least {minimum}, got {value}")
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Hyper-parameters of an NRN-RSSEG network; stored in checkpoints via :meth:`to_dict`.
-
-    Attributes:
-        in_channels: Image bands fed to the network.
-        num_classes: Classes ``K >= 2`` (softmax logits; binary buildings are ``K = 2``).
-        base_width: Channels of the first encoder stage; stage ``i`` has ``base_width * 2**i``.
-        depth: Encoder stages (= max-pools); inputs must be multiples of ``2**depth``.
-        bridge_width: Channels of the bridge, i.e. of the hint; ``None`` means
-            ``base_width * 2**depth``.
-        reduction: CBAM channel-attention reduction ratio.
-        spatial_kernel: Odd kernel size of CBAM's spatial attention.
-    """
-
-    in_channels: int = 3
-    num_classes: int = 2
-    base_width: int = 32
-    depth: int = 4
-    bridge_width: int | None = None
-    reduction: int = 16
-    spatial_kernel: int = 7
-
-    def __post_init__(self) -> None:
-        _check_int("in_channels", self.in_channels, 1)
-        _check_int("num_classes", self.num_classes, 2)
-        _check_int("base_width", self.base_width, 1)
-        _check_int("depth", self.depth, 1)
-        if self.bridge_width is not None:
-            _check_int("bridge_width", self.bridge_width, 1)
-        _check_int("reduction", self.reduction, 1)
-        _check_int("spatial_kernel", self.spatial_kernel, 1)
-        if self.spatial_kernel % 2 == 0:
-            raise ModelConfigError(f"spatial_kernel must be odd, got {self.spatial_kernel}")
-
-    @property
-    def encoder_widths(self) -> tuple[int, ...]:
-        """Channels of the encoder stages, shallowest first (the skip widths)."""
-        return tuple(self.base_width * 2**i for i in range(self.depth))
-
-    @property
-    def hint_channels(self) -> int:
-        """Channels of the bridge output (the hint), with the default resolved."""
-        if self.bridge_width is None:
-            return self.base_width * 2**self.depth
-        return self.bridge_width
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able values; ``bridge_width`` stays ``None`` when it was defaulted."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
-        """Build a config from :meth:`to_dict` output; missing keys take their defaults.
-
-        Raises:
-            ModelConfigError: On an unknown key (e.g. from a newer geonoise) or a bad value.
-        """
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ModelConfigError(
-                f"unknown model config key {unknown[0]!r} (known: {', '.join(sorted(known))})"
-            )
-        return cls(**values)
-
-
-#: Named configurations. ``seed`` is the seed project's network (encoder 32-64-128-256, bridge
-#: 512 at H/16); ``small`` halves its widths; ``tiny`` (encoder 8-16-32, bridge 64 at H/8) is
-#: for CPU demos and tests and still learns building footprints on 256² tiles.
-PRESETS: dict[str, ModelConfig] = {
-    "seed": ModelConfig(base_width=32, depth=4),
-    "small": ModelConfig(base_width=16, depth=4),
-    "tiny": ModelConfig(base_width=8, depth=3),
-}
-
-
-def model_config(preset: str, **overrides: Any) -> ModelConfig:
-    """A preset from :data:`PRESETS` with some fields replaced.
-
-    Example: ``model_config("tiny", in_channels=4, num_classes=5)``. A defaulted
-    ``bridge_width`` follows an overridden ``base_width`` or ``depth``.
-
-    Raises:
-        ModelConfigError: On an unknown preset name, unknown field or bad value.
-    """
-    if preset not in PRESETS:
-        raise ModelConfigError(
-            f"unknown model preset {preset!r}; choose one of: {', '.join(PRESETS)}"
-        )
-    return ModelConfig.from_dict({**PRESETS[preset].to_dict(), **overrides})
+__all__ = [
+    "NRNRSSEG",
+    "PRESETS",
+    "ModelConfig",
+    "ModelConfigError",
+    "model_config",
+    "pad_to_multiple",
+    "predict_logits",
+]
 
 
 class ConvBlock(nn.Sequential):
@@ -196,7 +100,7 @@ class NRNRSSEG(nn.Module):
     @property
     def multiple(self) -> int:
         """Input height and width must be multiples of this (``2**depth``)."""
-        return 2**self.config.depth
+        return self.config.multiple
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Return ``(logits, hint)`` for a batch of images; see the class docstring."""

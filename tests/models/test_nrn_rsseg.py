@@ -93,6 +93,12 @@ def test_cbam_keeps_shape_with_narrow_channels() -> None:
         ("spatial_kernel", 6),
         ("base_width", 8.0),
         ("depth", True),
+        ("in_channels", 1025),  # bounds keep a model file from exhausting memory
+        ("num_classes", 256),
+        ("depth", 9),
+        ("base_width", 512),  # 8192 channels at the bridge
+        ("bridge_width", 5000),
+        ("spatial_kernel", 33),
     ],
 )
 def test_bad_config_raises(field: str, value: object) -> None:
@@ -108,6 +114,8 @@ def test_config_round_trips_through_json() -> None:
 def test_from_dict_names_unknown_key() -> None:
     with pytest.raises(ValueError, match="'width'"):
         ModelConfig.from_dict({"width": 3})
+    with pytest.raises(ValueError, match="maps hyper-parameters to values, got 'tiny'"):
+        ModelConfig.from_dict("tiny")
 
 
 def test_model_config_overrides_and_unknown_preset() -> None:
