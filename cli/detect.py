@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .options import (
+    FiniteFloatRange,
     creation_options_opt,
     device_opt,
     json_opt,
@@ -94,7 +95,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--threshold",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=0.5,
     show_default=True,
     help="Tile mode: a pixel counts as noisy from this score up (--tile-score fraction).",

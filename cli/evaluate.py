@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .options import json_opt, overwrite_opt, progress_bar, window_size_opt
+from .options import FiniteFloatRange, json_opt, overwrite_opt, progress_bar, window_size_opt
 
 _existing_file = click.Path(exists=True, dir_okay=False, readable=True)
 
@@ -42,7 +42,7 @@ def _png(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
 )
 @click.option(
     "--min-cover",
-    type=click.FloatRange(0, 1, min_open=True),
+    type=FiniteFloatRange(0, 1, min_open=True),
     default=0.5,
     show_default=True,
     metavar="SHARE",
@@ -80,7 +80,7 @@ def _png(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
 )
 @click.option(
     "--threshold",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=0.5,
     show_default=True,
     help="Operating point reported beside the curves: a pixel is flagged at score ≥ this.",

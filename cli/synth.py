@@ -8,6 +8,7 @@ import time
 import click
 
 from .options import (
+    FiniteFloatRange,
     creation_options_opt,
     json_opt,
     output_opt,
@@ -61,7 +62,7 @@ def _check_crs(ctx: click.Context, param: click.Parameter, value: str) -> str:
 )
 @click.option(
     "--resolution",
-    type=click.FloatRange(0.05, 10.0),
+    type=FiniteFloatRange(0.05, 10.0),
     default=0.5,
     show_default=True,
     help="Ground resolution in metres per pixel.",
@@ -69,7 +70,7 @@ def _check_crs(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option(
     "--origin",
     nargs=2,
-    type=float,
+    type=FiniteFloatRange(),
     default=(500000.0, 5300000.0),
     show_default=True,
     metavar="X Y",
@@ -99,7 +100,7 @@ def _check_crs(ctx: click.Context, param: click.Parameter, value: str) -> str:
 )
 @click.option(
     "--noise-rate",
-    type=click.FloatRange(0.0, 1.0),
+    type=FiniteFloatRange(0.0, 1.0),
     default=0.2,
     show_default=True,
     help="Fraction of label objects changed (0 = noisy labels equal the clean ones).",

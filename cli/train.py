@@ -11,7 +11,7 @@ import click
 from geonoise.training.budget import MAX_STEPS, MIN_STEPS
 from geonoise.training.config import TrainConfig
 
-from .options import json_opt, output_opt, overwrite_opt, verbosity
+from .options import FiniteFloatRange, json_opt, output_opt, overwrite_opt, verbosity
 
 
 def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -113,31 +113,31 @@ def training_options(command: Callable) -> Callable:
         ),
         click.option(
             "--lr",
-            type=click.FloatRange(0, min_open=True),
+            type=FiniteFloatRange(0, min_open=True),
             default=d.lr,
             show_default=True,
             help="AdamW's peak learning rate: linear warm-up, then cosine to 0 over the steps.",
         ),
         click.option(
             "--warmup",
-            type=click.FloatRange(0, 1),
+            type=FiniteFloatRange(0, 1),
             default=d.warmup,
             show_default=True,
             help="Share of the steps spent warming the learning rate up.",
         ),
         click.option(
-            "--weight-decay", type=click.FloatRange(0), default=d.weight_decay, show_default=True
+            "--weight-decay", type=FiniteFloatRange(0), default=d.weight_decay, show_default=True
         ),
         click.option(
             "--sce-alpha",
-            type=click.FloatRange(0),
+            type=FiniteFloatRange(0),
             default=d.sce_alpha,
             show_default=True,
             help="Weight of CE in symmetric cross entropy.",
         ),
         click.option(
             "--sce-beta",
-            type=click.FloatRange(0),
+            type=FiniteFloatRange(0),
             default=d.sce_beta,
             show_default=True,
             help="Weight of reverse CE in symmetric cross entropy.",
@@ -165,7 +165,7 @@ def training_options(command: Callable) -> Callable:
         ),
         click.option(
             "--rare-share",
-            type=click.FloatRange(0, 1),
+            type=FiniteFloatRange(0, 1),
             default=d.rare_share,
             show_default=True,
             help="Share of the windows placed around a pixel of a class other than the "
@@ -173,14 +173,14 @@ def training_options(command: Callable) -> Callable:
         ),
         click.option(
             "--val-fraction",
-            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            type=FiniteFloatRange(0, 1, min_open=True, max_open=True),
             default=d.val_fraction,
             show_default=True,
             help="Share of tiles in spatially blocked validation.",
         ),
         click.option(
             "--block-size",
-            type=click.FloatRange(0, min_open=True),
+            type=FiniteFloatRange(0, min_open=True),
             help="Edge of the validation (and fold) blocks in map units (default: 4 tiles).",
         ),
         click.option(
@@ -334,7 +334,7 @@ def train_teacher(ctx: click.Context, tiles: str, output: str, **params: Any) ->
 )
 @click.option(
     "--distill-weight",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=TrainConfig.distill_weight,
     show_default=True,
     help="λ in λ·distillation + (1−λ)·SCE.",

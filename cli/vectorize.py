@@ -7,6 +7,7 @@ import json
 import click
 
 from .options import (
+    FiniteFloatRange,
     jobs_opt,
     jobs_or_cpus,
     json_opt,
@@ -23,14 +24,14 @@ from .options import (
 @output_opt
 @click.option(
     "--threshold",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=0.5,
     show_default=True,
     help="A pixel is suspect where its noise score is at least this.",
 )
 @click.option(
     "--min-area",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     default=0.0,
     show_default=True,
     metavar="AREA",
@@ -38,7 +39,7 @@ from .options import (
 )
 @click.option(
     "--fill-holes",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     default=0.0,
     show_default=True,
     metavar="AREA",
@@ -46,7 +47,7 @@ from .options import (
 )
 @click.option(
     "--simplify",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     default=0.0,
     show_default=True,
     metavar="TOLERANCE",

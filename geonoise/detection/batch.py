@@ -112,11 +112,11 @@ def total_windows(
     A scene that cannot be opened fails here, before any work, unless
     ``skip_unreadable`` (it then counts 0 and fails in its turn).
     """
-    size = options.window_for(as_model_set(models))
     total = 0
     for job in jobs:
         try:
             with io.open_scene(job.scene) as scene:
+                size = options.window_for(as_model_set(models), (scene.width, scene.height))
                 total += count_windows(scene, size, options.overlap_for(size))
         except GeonoiseError:
             if not skip_unreadable:

@@ -10,7 +10,7 @@ written, and its buffers reused. Memory is therefore bounded by one strip
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,6 +19,7 @@ import numpy as np
 
 from geonoise import io
 from geonoise.detection.options import DetectOptions
+from geonoise.errors import InvalidInputError
 from geonoise.models.inference import Predictor
 from geonoise.models.modelset import ModelSet, as_model_set
 from geonoise.parallel import read_ahead
@@ -110,6 +111,7 @@ def blended_strips(
     models = as_model_set(predictor)
     overlap = options.overlap_for(size)
     windows = window_grid(scene.width, scene.height, size, overlap)
+    _check_strip_memory(scene, predictor.meta.num_classes, size)
     blender = StripBlender(
         scene.width, predictor.meta.num_classes, blend_weights(size, overlap), capacity=size
     )
@@ -142,7 +144,7 @@ MODEL_LANES = 2
 
 
 def _predicted_batches(
-    scene: DatasetReader, models: ModelSet, windows: list[Window], options: DetectOptions
+    scene: DatasetReader, models: ModelSet, windows: Sequence[Window], options: DetectOptions
 ) -> Iterator[Batch]:
     """``(windows, probabilities, valid masks)`` of every batch, in grid order."""
     from collections import deque
@@ -163,7 +165,7 @@ def _predicted_batches(
         return stacked, valid, transforms
 
     starts = range(0, len(windows), options.batch_size)
-    batches = [windows[start : start + options.batch_size] for start in starts]
+    batches = (windows[start : start + options.batch_size] for start in starts)  # made as read
     if models.lanes == 1:
         for batch in batches:
             stacked, valid, transforms = read(batch)
@@ -182,6 +184,22 @@ def _predicted_batches(
         while pending:
             done, scored, valid = pending.popleft()
             yield done, scored.result(), valid
+
+
+#: Largest strip buffers detect allocates (class sums, weights, validity: a window tall, the
+#: scene wide); beyond it a smaller --window is asked for, before anything is allocated.
+MAX_STRIP_BYTES = 1 << 30
+
+
+def _check_strip_memory(scene: DatasetReader, num_classes: int, size: int) -> None:
+    needed = (num_classes + 2) * size * scene.width * 4
+    if needed > MAX_STRIP_BYTES:
+        largest = MAX_STRIP_BYTES // ((num_classes + 2) * scene.width * 4)
+        raise InvalidInputError(
+            f"{scene.name} is {scene.width} pixels wide: windows of {size} would need "
+            f"{needed / 2**30:.1f} GiB of strip buffers; use --window {max(largest, 16)} or less",
+            "--window",
+        )
 
 
 def count_windows(scene: DatasetReader, size: int, overlap: int) -> int:

@@ -52,8 +52,14 @@ class DetectOptions:
         """Whether scores need confident learning's per-class thresholds (a second pass)."""
         return self.method == "confident-learning"
 
-    def window_for(self, predictor: Predictor) -> int:
-        """The window edge for ``predictor``, checked against its size multiple."""
+    def window_for(self, predictor: Predictor, scene: tuple[int, int] | None = None) -> int:
+        """The window edge for ``predictor``, checked against its size multiple.
+
+        Args:
+            scene: The scene's ``(width, height)``: a window larger than the scene
+                (rounded up to the model's multiple) shrinks to it, as the scene
+                holds no more to see, and memory grows with the window's square.
+        """
         size = self.window or int(predictor.meta.tile_size)
         multiple = int(predictor.multiple)
         if size % multiple:
@@ -64,8 +70,11 @@ class DetectOptions:
             raise InvalidInputError(
                 f"{self.overlap} must be ≥ 0 and below the window {size}", "--overlap"
             )
+        if scene is not None:  # one window then covers the scene, whatever the overlap
+            size = min(size, -(-max(scene) // multiple) * multiple)
         return size
 
     def overlap_for(self, size: int) -> int:
-        """The overlap used with windows of ``size``."""
-        return self.overlap if self.overlap is not None else size // 8
+        """The overlap used with windows of ``size`` (below it, for a window shrunk to a scene)."""
+        overlap = self.overlap if self.overlap is not None else size // 8
+        return min(overlap, size - 1)

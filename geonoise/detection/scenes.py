@@ -117,10 +117,10 @@ def detect_scene(
     started = time.perf_counter()
     models = as_model_set(predictor)
     in_sample_before = models.in_sample_pixels
-    size = options.window_for(models)
     with ExitStack() as stack:
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20))
         scene = stack.enter_context(io.open_scene(scene_path))
+        size = options.window_for(models, (scene.width, scene.height))
         _check_bands(models.meta, scene, scene_path)
         labels = stack.enter_context(closing(open_labels_as(labels_path, scene, options)))
         scratch = Path(

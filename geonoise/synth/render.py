@@ -244,6 +244,8 @@ def _shifted(a: np.ndarray, dr: int, dc: int) -> np.ndarray:
     """``out[r, c] = a[r + dr, c + dc]``, zero outside."""
     out = np.zeros_like(a)
     rows, cols = a.shape
+    if abs(dr) >= rows or abs(dc) >= cols:  # shifted out of the array (a tall tower, tiny scene)
+        return out
     out[max(0, -dr) : rows - max(0, dr), max(0, -dc) : cols - max(0, dc)] = a[
         max(0, dr) : rows + min(0, dr), max(0, dc) : cols + min(0, dc)
     ]

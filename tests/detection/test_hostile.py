@@ -64,3 +64,20 @@ def test_a_scene_with_nothing_to_score_writes_nothing(tile_dir, tmp_path):
     assert result.exit_code == 1, result.output
     assert "nothing to score" in result.stderr and "unexpected" not in result.stderr
     assert list(out.iterdir()) == []
+
+
+def test_a_window_larger_than_the_scene_shrinks_to_it(tile_dir, tmp_path):
+    """--window 8192 on a 96² scene held 4 windows of 8192² × 8 flips (6.8 GB at 256²)."""
+    import resource
+
+    labels = write_scene(tmp_path / "labels.tif", 96, 96, data=np.ones((1, 96, 96), "uint8"))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = run_cli(
+        "-q", "detect", tile_dir["scene"], "-l", labels,
+        "-m", tile_dir["model"], "-o", tmp_path / "noise.tif", "--window", 8192,
+        "--overlap", 4096, "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 500
+    assert '"window": 96' in result.stdout
