@@ -30,7 +30,7 @@ REPOSITORY_CONFIG = Path(__file__).parents[2] / "config.yaml"
 def test_bad_values_are_named_with_the_file(tmp_path, text, fragment):
     path = tmp_path / "c.yaml"
     path.write_text(text)
-    with pytest.raises(InvalidInputError, match="c.yaml") as caught:
+    with pytest.raises(InvalidInputError, match=r"c\.yaml") as caught:
         load_config_file(path)
     assert fragment in str(caught.value)
 
