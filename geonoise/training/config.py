@@ -122,8 +122,7 @@ def _is_a(value: Any, hint: Any) -> bool:
     if origin is list:  # items as written: class_names: [a, 3] is a slip
         item_type = args[0]
         return isinstance(value, list) and all(
-            isinstance(item, str) if item_type is str else _is_a(item, item_type)
-            for item in value
+            isinstance(item, str) if item_type is str else _is_a(item, item_type) for item in value
         )
     if hint is type(None):
         return value is None
