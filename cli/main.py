@@ -57,20 +57,20 @@ class GeonoiseGroup(click.Group):
                 return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except Interrupted as exc:
+        except (Interrupted, Exception) as exc:
             if verbosity(ctx) > 0:
                 click.echo(traceback.format_exc(), err=True)
-            message = getattr(exc, "note", None) or "nothing was written"
-            raise CommandError(f"{exc}; {message}", exc.exit_code) from None
-        except GeonoiseError as exc:
-            if verbosity(ctx) > 0:
-                click.echo(traceback.format_exc(), err=True)
-            raise CommandError(str(exc), exc.exit_code) from exc
-        except Exception as exc:
-            if verbosity(ctx) > 0:
-                click.echo(traceback.format_exc(), err=True)
-            hint = "" if verbosity(ctx) > 0 else " (rerun with -v for the traceback)"
-            raise CommandError(f"unexpected {type(exc).__name__}: {exc}{hint}") from exc
+            raise _command_error(exc, verbosity(ctx) > 0) from exc
+
+
+def _command_error(exc: BaseException, verbose: bool) -> CommandError:
+    """The one-line error of a command that stopped on ``exc``, with its exit code."""
+    if isinstance(exc, Interrupted):
+        return CommandError(f"{exc}; {exc.note or 'nothing was written'}", exc.exit_code)
+    if isinstance(exc, GeonoiseError):
+        return CommandError(str(exc), exc.exit_code)
+    hint = "" if verbose else " (rerun with -v for the traceback)"
+    return CommandError(f"unexpected {type(exc).__name__}: {exc}{hint}")
 
 
 @contextlib.contextmanager

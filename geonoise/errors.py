@@ -62,6 +62,9 @@ class Interrupted(BaseException):
     with 128 + the signal's number, as shells do.
     """
 
+    #: What the interrupted command kept, in words, where it kept anything (training).
+    note: str | None = None
+
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum

@@ -172,19 +172,18 @@ def fit(
         trainer = build_trainer(config, work_dir, budget, progress=progress)
         loaders = _loaders(data, config, budget, trainer.world_size)
         _run_trainer(trainer, task, loaders, last if resume else None)
-        if trainer.global_rank == 0:
-            _best_checkpoint(trainer, data)
+        best = _best_checkpoint(trainer, data) if trainer.global_rank == 0 else None
     except BaseException as exc:
         kept = discard_run_dir(work_dir, run_dir, resume, isinstance(exc, Interrupted))
         if isinstance(exc, Interrupted):
             exc.note = kept
         raise
-    if trainer.global_rank != 0:
+    if best is None:  # a non-zero DDP rank: rank 0 writes the outputs
         return None
     commit_run_dir(work_dir, run_dir)
     if earlier is not None:
         prepend_metrics(earlier, run_dir / "metrics.csv")
-    result = _finish(trainer, output, run_dir, overwrite or resume, data)
+    result = _finish(trainer, output, run_dir, best, overwrite or resume, data)
     result.budget, result.split = budget.to_dict(), data.split
     for warning in result.warnings:
         logger.warning("%s: %s", output, warning)
@@ -379,14 +378,22 @@ def _best_checkpoint(trainer: L.Trainer, data: TrainingData) -> str:
 
 
 def _finish(
-    trainer: L.Trainer, output: Path, run_dir: Path, replace: bool, data: TrainingData
+    trainer: L.Trainer,
+    output: Path,
+    run_dir: Path,
+    best_name: str,
+    replace: bool,
+    data: TrainingData,
 ) -> FitResult:
-    """Best weights → model file (with the diagnosis in its meta); metrics.csv → curves PNG."""
+    """Best weights → model file (with the diagnosis in its meta); metrics.csv → curves PNG.
+
+    ``best_name`` is the checkpoint :func:`_best_checkpoint` chose, now in ``run_dir``.
+    """
     from geonoise import io
     from geonoise.io.plots import plot_curves, read_metrics
     from geonoise.models.checkpoint import load_model, save_model
 
-    best = str(run_dir / "checkpoints" / _best_checkpoint(trainer, data))
+    best = str(run_dir / "checkpoints" / best_name)
     model, meta = load_model(best)
     history = read_metrics(run_dir / "metrics.csv")
     scored = history.dropna(subset=["val_loss"]) if "val_loss" in history else history

@@ -94,9 +94,8 @@ def discard_run_dir(work_dir: Path, run_dir: Path, resume: bool, interrupted: bo
     """
     import shutil
 
-    if resume:
-        return f"{run_dir} keeps the run up to its last checkpoint: --resume continues it"
-    if interrupted and work_dir == run_dir and (run_dir / "checkpoints" / "last.ckpt").exists():
+    resumable = work_dir == run_dir and (run_dir / "checkpoints" / "last.ckpt").exists()
+    if resume or (interrupted and resumable):
         return f"{run_dir} keeps the run up to its last checkpoint: --resume continues it"
     shutil.rmtree(work_dir, ignore_errors=True)
     if work_dir != run_dir:
