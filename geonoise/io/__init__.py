@@ -39,10 +39,17 @@ from geonoise.io.rasters import (
     write_cog,
     write_raster,
 )
-from geonoise.io.vectors import VECTOR_DRIVERS, is_vector_path, read_vector, write_vector
+from geonoise.io.vectors import (
+    GPKG_OPTIONS,
+    VECTOR_DRIVERS,
+    is_vector_path,
+    read_vector,
+    write_vector,
+)
 
 __all__ = [
     "BLOCK_SIZE",
+    "GPKG_OPTIONS",
     "VECTOR_DRIVERS",
     "atomic_output",
     "check_creation_options",

@@ -29,6 +29,11 @@ def is_vector_path(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in VECTOR_DRIVERS
 
 
+#: GeoPackage 1.2, not GDAL 3.10's default 1.4: QGIS LTRs built on older GDAL warn that they
+#: only partly support 1.4. Every GeoPackage geonoise writes uses it.
+GPKG_OPTIONS = {"VERSION": "1.2"}
+
+
 def read_vector(path: str | os.PathLike, layer: str | None = None) -> gpd.GeoDataFrame:
     """Read a vector file into a GeoDataFrame; unreadable files raise :class:`ReadError`."""
     import geopandas as gpd
@@ -60,10 +65,8 @@ def _write_vector(
     if driver == "Parquet":
         gdf.to_parquet(path)
     elif driver == "GPKG":
-        # GeoPackage 1.2, not GDAL 3.10's default 1.4: QGIS LTRs built on older GDAL warn
-        # that they only partly support 1.4.
         gdf.to_file(
-            path, driver=driver, layer=layer, engine="pyogrio", dataset_options={"VERSION": "1.2"}
+            path, driver=driver, layer=layer, engine="pyogrio", dataset_options=GPKG_OPTIONS
         )
     else:
         gdf.to_file(path, driver=driver, engine="pyogrio")

@@ -38,9 +38,6 @@ logger = logging.getLogger(__name__)
 LAYER = "noise"
 #: Shapefile fields hold 10 characters: these columns get short names there.
 SHAPEFILE_NAMES = {"label_class": "label_cls", "predicted_class": "pred_cls"}
-#: GeoPackage 1.2, as :func:`geonoise.io.write_vector` writes it (QGIS LTRs on older GDAL
-#: warn that they only partly support GDAL 3.10's default 1.4).
-GPKG_OPTIONS = {"VERSION": "1.2"}
 
 
 def check_vector_output(path: str | os.PathLike) -> None:
@@ -139,7 +136,7 @@ class StagedLayer:
             return
         multi = "MultiPolygon" in self._types
         promote = multi and "Polygon" in self._types
-        options = {"layer": LAYER, "dataset_options": GPKG_OPTIONS} if driver == "GPKG" else {}
+        options = {"layer": LAYER, "dataset_options": io.GPKG_OPTIONS} if driver == "GPKG" else {}
         with pyogrio.open_arrow(self._rows, sql=sql, use_pyarrow=True) as (meta, reader):
             geometry = meta["geometry_name"] or "geom"
             pyogrio.write_arrow(
