@@ -37,9 +37,7 @@ import platform
 import re
 import shlex
 import shutil
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -47,7 +45,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_detect import BATCH, OVERLAP, WINDOW  # noqa: E402
-from machine import cpu_name  # noqa: E402
+from machine import cpu_name, run_measured  # noqa: E402
 
 ROOT = HERE.parent
 WORK = HERE / "_work" / "scale"
@@ -175,45 +173,21 @@ def measure(command: list[str], log: Path, interval: float = 0.2) -> dict[str, f
     """
     import psutil
 
-    rss_file = log.with_suffix(".time")
-    full = ["/usr/bin/time", "-v", "-o", str(rss_file), *command]
     peaks: dict[int, int] = {}
-    with open(log, "wb") as out:
-        started = time.perf_counter()
-        proc = subprocess.Popen(full, stdout=out, stderr=subprocess.STDOUT)
-        done = threading.Event()
 
-        def poll() -> None:
-            root = psutil.Process(proc.pid)
-            while not done.is_set():
-                try:
-                    tree = root.children(recursive=True)
-                except psutil.Error:
-                    return
-                for p in tree:
-                    peaks[p.pid] = max(peaks.get(p.pid, 0), _hwm_kib(p.pid))
-                done.wait(interval)
+    def sample(root: psutil.Process) -> None:
+        for p in root.children(recursive=True):
+            peaks[p.pid] = max(peaks.get(p.pid, 0), _hwm_kib(p.pid))
 
-        poller = threading.Thread(target=poll, daemon=True)
-        poller.start()
-        returncode = proc.wait()
-        seconds = time.perf_counter() - started
-        done.set()
-        poller.join()
-    if returncode != 0:
-        tail = log.read_text(errors="replace")[-2000:]
-        sys.exit(f"command failed (exit {returncode}): {shlex.join(command)}\n{tail}")
-    text = rss_file.read_text()
-    user = float(re.search(r"User time \(seconds\): ([\d.]+)", text).group(1))
-    system = float(re.search(r"System time \(seconds\): ([\d.]+)", text).group(1))
-    maxrss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1))
+    timed = run_measured(command, log, sample, interval=interval)
+    maxrss = timed.maxrss_kib
     # The tree's first process is the command itself (time's child); the rest are workers.
     ordered = sorted(peaks)
     parent = peaks[ordered[0]] if ordered else maxrss
     workers = [peaks[pid] for pid in ordered[1:]]
     return {
-        "seconds": seconds,
-        "cpu": user + system,
+        "seconds": timed.seconds,
+        "cpu": timed.cpu,
         "maxrss_mib": maxrss / 1024,
         "parent_mib": parent / 1024,
         "worker_mib": max(workers) / 1024 if workers else 0.0,

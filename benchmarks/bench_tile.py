@@ -31,18 +31,16 @@ import argparse
 import contextlib
 import os
 import platform
-import re
 import shlex
 import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from machine import cpu_name  # benchmarks/ is on sys.path when run as a script
+from machine import cpu_name, run_measured  # benchmarks/ is on sys.path when run as a script
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -241,59 +239,24 @@ class Case:
 def measure(command: list[str], log: Path, interval: float, time_v: str | None) -> Run:
     """Run ``command``; its wall time, peak RSS and the largest polled RSS of its tree.
 
-    The peak comes from ``/usr/bin/time -v`` (the kernel's ``ru_maxrss`` of the
-    command). Not from this process's own ``wait4``: a child forked from this
-    Python inherits its high-water mark across exec, which would put a floor of
-    this process's size under every number. Without ``time`` the polled value is used.
+    The peak comes from ``/usr/bin/time -v`` (see :func:`machine.run_measured`);
+    without ``time`` the polled value is used.
     """
     import psutil
 
-    rss_file = log.with_suffix(".rss")
-    rss_file.unlink(missing_ok=True)
-    full = [time_v, "-v", "-o", str(rss_file), *command] if time_v else command
-    with open(log, "wb") as out:
-        started = time.perf_counter()
-        proc = subprocess.Popen(full, stdout=out, stderr=subprocess.STDOUT, env=ENV)
-        peak = [0]
-        done = threading.Event()
+    peak = [0]
 
-        def poll() -> None:
-            try:
-                root = psutil.Process(proc.pid)
-            except psutil.Error:
-                return
-            while not done.is_set():
-                total = 0
-                try:
-                    for p in [root, *root.children(recursive=True)]:
-                        with contextlib.suppress(psutil.Error):
-                            total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-                peak[0] = max(peak[0], total)
-                done.wait(interval)
+    def sample(root: psutil.Process) -> None:
+        total = 0
+        for p in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += p.memory_info().rss
+        peak[0] = max(peak[0], total)
 
-        poller = threading.Thread(target=poll, daemon=True)
-        poller.start()
-        returncode = proc.wait()
-        seconds = time.perf_counter() - started
-        done.set()
-        poller.join()
-    if returncode != 0:
-        tail = log.read_text(errors="replace")[-2000:]
-        sys.exit(f"command failed (exit {returncode}): {shlex.join(command)}\n{tail}")
+    timed = run_measured(command, log, sample, interval=interval, time_v=time_v, env=ENV)
     polled = peak[0] / 2**20
-    maxrss, cpu = polled, None
-    if time_v:
-        text = rss_file.read_text()
-        found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
-        user = re.search(r"User time \(seconds\): ([\d.]+)", text)
-        system = re.search(r"System time \(seconds\): ([\d.]+)", text)
-        if found is None or user is None or system is None:
-            sys.exit(f"no peak RSS or CPU time in {time_v}'s output {rss_file}")
-        maxrss = int(found.group(1)) / 1024
-        cpu = float(user.group(1)) + float(system.group(1))
-    return Run(seconds, cpu, maxrss, polled)
+    maxrss = polled if timed.maxrss_kib is None else timed.maxrss_kib / 1024
+    return Run(timed.seconds, timed.cpu, maxrss, polled)
 
 
 def _tifs(directory: Path) -> list[Path]:
