@@ -18,7 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import onnx
 import pytest
 import torch
@@ -28,6 +27,7 @@ from geonoise.models.checkpoint import ModelMeta, save_model
 from geonoise.models.export import export_onnx
 from geonoise.models.nrn_rsseg import NRNRSSEG, model_config
 from tests.conftest import run_cli, scene_with_labels
+from tests.robustness.mutations import flipped, random_bytes, truncated
 
 SEED = 11
 WGS84_WKT = 'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]]]'
@@ -213,23 +213,11 @@ def _external_weights(model: onnx.ModelProto) -> None:
         tensor.external_data.add(key=key, value=value)
 
 
-def mutate_bytes(kind: str, index: int) -> Callable[[dict, Path], None]:
-    """Cut, flip or replace the bytes of the base file (``index`` seeds the change)."""
+def mutate_bytes(mutation: Callable[[bytes], bytes]) -> Callable[[dict, Path], None]:
+    """The base file's bytes damaged by ``mutation`` (:mod:`tests.robustness.mutations`)."""
 
     def write(base: dict[str, Any], path: Path) -> None:
-        data = bytearray(base[path.suffix[1:]].read_bytes())
-        rng = np.random.default_rng([SEED, index])
-        match kind:
-            case "empty":
-                data = bytearray()
-            case "truncated":
-                data = data[: int(len(data) * (0.1, 0.5, 0.999)[index])]
-            case "random":
-                data = bytearray(rng.integers(0, 256, (64, 4096)[index % 2], np.uint8).tobytes())
-            case "flipped":
-                for at in rng.integers(0, len(data), 1 + index):
-                    data[at] ^= 0xFF
-        path.write_bytes(bytes(data))
+        path.write_bytes(mutation(base[path.suffix[1:]].read_bytes()))
 
     return write
 
@@ -295,14 +283,14 @@ ONNX_MUTANTS: dict[str, Callable[[dict, Path], None]] = {
     "ckpt-named-onnx": lambda base, path: path.write_bytes(base["ckpt"].read_bytes()),
 }
 
-BYTE_MUTANTS = [
-    ("empty", 0),
-    *[("truncated", i) for i in range(3)],
-    *[("random", i) for i in range(2)],
-    *[("flipped", i) for i in range(3)],
-]
+BYTE_MUTANTS = {
+    "empty": truncated(0.0),
+    **{f"truncated-{i}": truncated(share) for i, share in enumerate((0.1, 0.5, 0.999))},
+    **{f"random-{i}": random_bytes(SEED + i, size) for i, size in enumerate((64, 4096))},
+    **{f"flipped-{i}": flipped(SEED + i, 1 + i, 1 << 30) for i in range(3)},
+}
 for _suffix, _mutants in (("ckpt", CKPT_MUTANTS), ("onnx", ONNX_MUTANTS)):
-    _mutants.update({f"bytes:{k}-{i}": mutate_bytes(k, i) for k, i in BYTE_MUTANTS})
+    _mutants.update({f"bytes:{name}": mutate_bytes(m) for name, m in BYTE_MUTANTS.items()})
 
 #: Weights so large that the network overflows: the file loads, its probabilities are NaN.
 #: ``export`` must catch it; what ``detect`` makes of NaN probabilities is its own matter.

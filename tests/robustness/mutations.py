@@ -1,13 +1,14 @@
-"""Ways to damage an input file's bytes, shared by the fuzz tests.
+"""Ways to damage an input file's bytes, and how a command must fail on them: the fuzz tests'.
 
-Each function returns a mutation: the valid file's bytes in, the mutant's out,
-the same every time (seeded).
+Each mutation function returns a mutation: the valid file's bytes in, the
+mutant's out, the same every time (seeded).
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -51,3 +52,17 @@ def tiff_size(width: int, height: int) -> Callable[[bytes], bytes]:
 def not_utf8(data: bytes) -> bytes:
     """Bytes that are no UTF-8 text at all (for list and config files)."""
     return bytes(range(128, 256)) * 2
+
+
+def assert_one_clean_error(result: Any) -> None:
+    """A command (a click ``Result``) that failed as every command must on a bad input.
+
+    Exit 1 or 2, one line that mentions an error, the last, starting ``Error:``,
+    not an "unexpected" error, and no traceback.
+    """
+    assert result.exit_code in (1, 2), (result.exit_code, result.output)
+    assert "Traceback" not in result.output, result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines and lines[-1].startswith("Error: "), result.stderr
+    assert sum("Error" in line for line in lines) == 1, result.stderr
+    assert not lines[-1].startswith("Error: unexpected"), lines[-1]

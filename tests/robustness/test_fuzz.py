@@ -20,7 +20,14 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_model_file, run_cli, write_scene
-from tests.robustness.mutations import flipped, not_utf8, random_bytes, tiff_size, truncated
+from tests.robustness.mutations import (
+    assert_one_clean_error,
+    flipped,
+    not_utf8,
+    random_bytes,
+    tiff_size,
+    truncated,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -201,12 +208,11 @@ def _problem(result, out: Path) -> str | None:
     """What is wrong with how a command ended on a mutant input, or None."""
     if result.exit_code == 0:
         return None
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    if result.exit_code not in (1, 2):
-        return f"exit {result.exit_code}: {result.stderr[-300:]!r} {result.exception!r}"
-    if len(errors) != 1 or "unexpected" in errors[0] or "Traceback" in result.stderr:
-        return f"not one clean Error line: {result.stderr[-300:]!r}"
+    try:
+        assert_one_clean_error(result)
+    except AssertionError as exc:
+        return f"exit {result.exit_code}, not one clean Error line: {exc}"[:400]
     left = sorted(p.name for p in out.iterdir())
     if left:
-        return f"left {left} after {errors[0]!r}"
+        return f"left {left} after {result.stderr.strip().splitlines()[-1]!r}"
     return None
