@@ -3,8 +3,9 @@
 Layout (DESIGN.md): ``images/`` and ``labels/`` (GeoTIFFs on their scene's grid)
 and ``tiles.gpkg``, layer ``tiles``, the index of tile footprints with tile id,
 scene, image and label paths (relative to the directory), window, valid and
-class fractions. Every step names and checks the index through this module, so
-a missing index gets one message wherever it is noticed.
+class fractions (its QGIS style lies in the GeoPackage's ``layer_styles``
+table). Every step names and checks the index through this module, so a
+missing index gets one message wherever it is noticed.
 """
 
 from __future__ import annotations

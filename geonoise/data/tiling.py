@@ -2,9 +2,10 @@
 
 A tile directory holds ``images/`` and ``labels/`` (GeoTIFFs that carry the
 exact CRS and transform of their window of the scene) and ``tiles.gpkg``, the
-index of tile footprints (see DESIGN.md). Tiling is planned first — every scene
-and label source is opened and checked before anything is written — and then
-written window by window, so memory does not grow with the scene.
+index of tile footprints (see DESIGN.md) with its QGIS style inside. Tiling is
+planned first — every scene and label source is opened and checked before
+anything is written — and then written window by window, so memory does not
+grow with the scene.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from geonoise.contracts import IGNORE
 from geonoise.data.labels import LabelSource, open_labels_as, pair_labels, reprojecting
 from geonoise.data.tiledir import INDEX_LAYER, INDEX_NAME
 from geonoise.errors import GeonoiseError, InvalidInputError
+from geonoise.io.styles import tiles_qml
 from geonoise.parallel import ordered_map
 from geonoise.windows import Window, window_grid
 
@@ -182,7 +184,9 @@ def write_tiles(
                 f"--min-valid {options.min_valid}; lower it or check the nodata"
             )
         with io.writing(output):
-            io.write_vector(index_frame(written, output), tmp / INDEX_NAME, layer=INDEX_LAYER)
+            io.write_vector(
+                index_frame(written, output), tmp / INDEX_NAME, layer=INDEX_LAYER, style=tiles_qml()
+            )
     return TilingSummary(str(output), [_scene_summary(p, written, skipped) for p in plans])
 
 

@@ -7,7 +7,8 @@ Outputs for ``noise.tif`` (all on the scene grid, COG layout, QGIS styles beside
 * ``noise.classes.tif`` — uint8 band 1 the given label, band 2 the predicted
   class (255 = no data), for ``vectorize``;
 * ``noise.probs.tif`` — float32 class probabilities (on request);
-* ``noise.quicklook.png`` — scene, label outlines and noise overlay.
+* ``noise.quicklook.png`` — scene, label outlines and noise overlay;
+* ``noise.qml``, ``noise.classes.qml``, ``noise.probs.qml`` — their QGIS styles.
 
 Strips are first written uncompressed to scratch rasters beside the outputs and
 copied to COGs at the end, each moved into place only when complete.
@@ -58,6 +59,12 @@ class SceneOutputs:
     def files(self) -> list[Path]:
         """Every file of the scene, the noise map first."""
         return [p for p in (self.noise, self.classes, self.probabilities, self.quicklook) if p]
+
+    def styles(self) -> list[Path]:
+        """The QGIS styles written beside the rasters (:func:`geonoise.io.styles.style_path`)."""
+        from geonoise.io.styles import style_path
+
+        return [style_path(p) for p in (self.noise, self.classes, self.probabilities) if p]
 
     def check(self, overwrite: bool) -> None:
         """Refuse before any work when an output exists (unless ``overwrite``)."""
@@ -134,6 +141,8 @@ def publish(
             )
     raster_style(outputs.noise, "noise_score")
     raster_style(outputs.classes, "classes", meta.class_names, meta.values)
+    if outputs.probabilities is not None:
+        raster_style(outputs.probabilities, "probabilities", meta.class_names)
     if outputs.quicklook is not None:
         from geonoise.io.plots import quicklook
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geonoise import io
-from geonoise.contracts import NODATA
+from geonoise.contracts import NODATA, SUSPECT_THRESHOLD
 from geonoise.data.datasets import PairDataset, Sample, TileDataset
 from geonoise.detection.options import DetectOptions
 from geonoise.detection.scores import (
@@ -67,7 +67,7 @@ class RankOptions:
     """How tiles are scored and ranked."""
 
     tile_score: TileScore = "softmin"
-    threshold: float = 0.5
+    threshold: float = SUSPECT_THRESHOLD
 
     def __post_init__(self) -> None:
         if self.tile_score not in TILE_SCORES:
@@ -135,7 +135,8 @@ def rank_tiles(
     overwrite: bool = False,
     on_tile: Callable[[], None] | None = None,
 ) -> RankingResult:
-    """Write ``noise/<tile>.tif``, ``ranking.csv`` and (georeferenced tiles) ``ranking.gpkg``."""
+    """Write ``noise/<tile>.tif`` (each with its QGIS style ``noise/<tile>.qml``),
+    ``ranking.csv`` and (georeferenced tiles) ``ranking.gpkg``, styled inside."""
     meta = predictor.meta
     if dataset.band_count != meta.bands:
         raise InvalidInputError(
@@ -271,7 +272,10 @@ def _labels(sample: Sample, meta: ModelMeta) -> np.ndarray:
 def _write_noise_tile(
     path: Path, noise: np.ndarray, image_path: str, options: DetectOptions
 ) -> None:
+    """A tile's noise map and its style, that of the scene-mode noise map."""
     from rasterio.errors import NotGeoreferencedWarning
+
+    from geonoise.io.styles import raster_style
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -286,6 +290,7 @@ def _write_noise_tile(
             creation_options=options.creation_options,
             descriptions=["noise_score"],
         )
+    raster_style(path, "noise_score")
 
 
 def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
@@ -304,13 +309,17 @@ def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def _write_gpkg(rows: list[dict[str, Any]], index: gpd.GeoDataFrame, path: Path) -> None:
+    """The ranked tile footprints, styled by score (:func:`geonoise.io.styles.ranking_qml`)."""
     import geopandas as gpd
     import pandas as pd
+
+    from geonoise.io.styles import ranking_qml
 
     table = pd.DataFrame(rows).rename(columns={"id": "rank", "imageid": "tile_id"})
     footprints = index[["tile_id", "scene", "image", "label", "geometry"]]
     layer = gpd.GeoDataFrame(footprints.merge(table, on="tile_id"), crs=index.crs)
-    io.write_vector(layer.sort_values("rank"), path, layer="tiles")
+    style = ranking_qml(layer["score"])
+    io.write_vector(layer.sort_values("rank"), path, layer="tiles", style=style)
 
 
 def rank_tile_dir(

@@ -26,6 +26,7 @@ import numpy as np
 from geonoise import io
 from geonoise.errors import InvalidInputError
 from geonoise.io import styles as qgis
+from geonoise.io.vectors import write_options
 from geonoise.vectorize.attributes import COLUMNS, KIND_COLUMNS, NORTH, WEST
 
 if TYPE_CHECKING:
@@ -57,29 +58,36 @@ def check_vector_output(path: str | os.PathLike) -> None:
 def check_outputs(
     output: Path, noise_path: str | os.PathLike, overwrite: bool
 ) -> tuple[Path, bool]:
-    """Refuse outputs that cannot be written, and say whether the style is written.
+    """Refuse outputs that cannot be written, and say where the style goes and whether
+    it is written.
 
-    The style ``OUTPUT.qml`` is left out (with a warning) where that name is
-    the noise map's own style, which must not be replaced.
+    A GeoPackage holds its style inside (:func:`geonoise.io.styles.embed_style`).
+    Other formats get ``OUTPUT.qml`` beside them: an existing one that holds the
+    same style (that of ``a.fgb`` beside ``a.geojson``) is no conflict; it is
+    left out (with a warning) where that name is the noise map's own style,
+    which must not be replaced.
 
     Returns:
-        The style's path, and whether it is written.
+        Where the style is (the GeoPackage itself, or the ``.qml``), and whether
+        it is written.
 
     Raises:
         InvalidInputError: The suffix names no vector format (or needs pyarrow).
-        OutputExistsError: The layer or its style exists and ``overwrite`` is False.
+        OutputExistsError: The layer or another style exists and ``overwrite`` is False.
     """
     check_vector_output(output)
     io.check_output(output, overwrite)
+    if qgis.embeds_style(output):
+        return output, True
     style = qgis.style_path(output)
-    with_style = style.resolve() != qgis.style_path(noise_path).resolve()
-    if with_style:
-        io.check_output(style, overwrite)
-    else:
+    if style.resolve() == qgis.style_path(noise_path).resolve():
         logger.warning(
             "%s is the style of %s; it is kept and no style is written", style, noise_path
         )
-    return style, with_style
+        return style, False
+    if not qgis.holds_style(style, qgis.kinds_qml()):
+        io.check_output(style, overwrite)
+    return style, True
 
 
 class StagedLayer:
@@ -136,8 +144,8 @@ class StagedLayer:
             return
         multi = "MultiPolygon" in self._types
         promote = multi and "Polygon" in self._types
-        options = {"layer": LAYER, "dataset_options": io.GPKG_OPTIONS} if driver == "GPKG" else {}
         with pyogrio.open_arrow(self._rows, sql=sql, use_pyarrow=True) as (meta, reader):
+            options = write_options(driver, path, meta["crs"], LAYER)
             geometry = meta["geometry_name"] or "geom"
             pyogrio.write_arrow(
                 _numbered(reader, geometry, promote), path, driver=driver, crs=meta["crs"],
@@ -217,12 +225,21 @@ def write_layer(
 
 def move_into_place(staged: Path, output: Path, *, overwrite: bool, with_style: bool) -> None:
     """Move a layer written at ``staged`` (alone in its directory), its side files and its
-    style (written here) onto ``output``'s names with :func:`geonoise.io.atomic_output`,
-    the main file last."""
+    style (written here: inside a GeoPackage, else a ``.qml``) onto ``output``'s names with
+    :func:`geonoise.io.atomic_output`, the main file last. A ``.qml`` already there with
+    the same style is kept."""
     if with_style:
-        qgis.vector_style(staged)
+        _stage_style(staged, output)
     files = sorted(staged.parent.iterdir(), key=lambda p: p != staged)
     with contextlib.ExitStack() as stack:
         for file in files:  # entered main first, so it is moved into place last
             target = stack.enter_context(io.atomic_output(output.with_name(file.name), overwrite))
             os.replace(file, target)
+
+
+def _stage_style(staged: Path, output: Path) -> None:
+    """Store the by-kind style with the staged layer: inside a GeoPackage, else as a
+    ``.qml`` beside it unless ``output``'s ``.qml`` already holds that style."""
+    qml = qgis.kinds_qml()
+    if qgis.embeds_style(staged) or not qgis.holds_style(qgis.style_path(output), qml):
+        qgis.vector_style(staged, qml, LAYER)

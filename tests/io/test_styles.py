@@ -1,19 +1,40 @@
-"""QGIS styles: valid QML with the renderer and categories QGIS needs, beside the layer."""
+"""QGIS styles: valid QML with the renderer and categories QGIS needs, beside the layer
+or inside its GeoPackage."""
 
 from __future__ import annotations
 
+import sqlite3
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
+import pyogrio
 import pytest
+import shapely
 
 from geonoise.contracts import IGNORE
-from geonoise.io.styles import KIND_COLOURS, raster_style, style_path, vector_style
+from geonoise.io.styles import (
+    KIND_COLOURS,
+    STYLES_TABLE,
+    embedded_style,
+    holds_style,
+    kinds_qml,
+    quantile_ranges,
+    ranking_qml,
+    raster_style,
+    style_path,
+    tiles_qml,
+    vector_style,
+)
 from geonoise.vectorize.attributes import KINDS
+from tests.conftest import CRS
 
 
-def parse(path: Path) -> ET.Element:
-    root = ET.parse(path).getroot()
+def parse(path: Path | str) -> ET.Element:
+    """The ``<qgis>`` root of a ``.qml`` file or of QML text."""
+    root = ET.parse(path).getroot() if isinstance(path, Path) else ET.fromstring(path)
     assert root.tag == "qgis"
     assert root.get("version", "").startswith("3.")
     assert root.get("styleCategories") == "Symbology"
@@ -67,7 +88,8 @@ def test_unknown_raster_style_kind_is_refused(tmp_path):
 
 
 def test_vector_style_categorizes_every_kind_with_a_fill(tmp_path):
-    written = vector_style(tmp_path / "noise.gpkg")
+    written = vector_style(tmp_path / "noise.fgb", kinds_qml())
+    assert written == tmp_path / "noise.qml"
     root = parse(written)
     renderer = root.find("renderer-v2")
     assert renderer.get("type") == "categorizedSymbol" and renderer.get("attr") == "kind"
@@ -88,5 +110,110 @@ def test_vector_style_categorizes_every_kind_with_a_fill(tmp_path):
 
 
 def test_vector_style_field_is_configurable_and_escaped(tmp_path):
-    renderer = parse(vector_style(tmp_path / "x.fgb", field='my "kind"')).find("renderer-v2")
+    renderer = parse(kinds_qml(field='my "kind"')).find("renderer-v2")
     assert renderer.get("attr") == 'my "kind"'
+
+
+def test_probabilities_style_shows_the_first_class_that_is_not_background(tmp_path):
+    written = raster_style(
+        tmp_path / "noise.probs.tif", "probabilities", ["background", "building"]
+    )
+    assert written == tmp_path / "noise.probs.qml"
+    renderer = parse(written).find("pipe/rasterrenderer")
+    assert renderer.get("type") == "singlebandpseudocolor" and renderer.get("band") == "2"
+    items = renderer.findall("rastershader/colorrampshader/item")
+    assert [float(i.get("value")) for i in items][::4] == [0, 1]
+    assert all(i.get("alpha") == "255" for i in items)  # opaque, unlike the noise ramp
+    land_cover = parse(raster_style(tmp_path / "lc.tif", "probabilities", ["water", "field"]))
+    assert land_cover.find("pipe/rasterrenderer").get("band") == "1"
+
+
+def polygons(path: Path, layer: str = "noise") -> Path:
+    frame = gpd.GeoDataFrame(
+        {"kind": ["missing", "spurious"], "score": [0.2, 0.9]},
+        geometry=[shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)],
+        crs=CRS,
+    )
+    frame.to_file(path, layer=layer, engine="pyogrio")
+    return path
+
+
+def test_a_geopackage_carries_its_style_as_qgis_writes_it(tmp_path):
+    gpkg = polygons(tmp_path / "p.gpkg")
+    assert vector_style(gpkg, kinds_qml(), "noise") == gpkg
+    assert not style_path(gpkg).exists()
+    with sqlite3.connect(gpkg) as db:
+        contents = db.execute(
+            "SELECT data_type FROM gpkg_contents WHERE table_name = ?", (STYLES_TABLE,)
+        ).fetchall()
+        row = db.execute(
+            "SELECT f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
+            "styleName, useAsDefault, styleSLD, owner, ui, update_time FROM layer_styles"
+        ).fetchall()
+    assert contents == [("attributes",)]
+    assert row[0][:7] == ("", "", "noise", "geom", "noise", 1, "")
+    assert row[0][9]  # update_time
+    renderer = parse(embedded_style(gpkg, "noise")).find("renderer-v2")
+    assert renderer.get("type") == "categorizedSymbol"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(pyogrio.read_dataframe(gpkg, layer="noise")) == 2
+
+
+def test_each_layer_of_a_geopackage_gets_its_own_default_style(tmp_path):
+    gpkg = polygons(tmp_path / "p.gpkg", "a")
+    polygons(gpkg, "b")
+    vector_style(gpkg, kinds_qml(), "a")
+    vector_style(gpkg, tiles_qml(), "b")
+    assert parse(embedded_style(gpkg, "a")).find("renderer-v2").get("type") == "categorizedSymbol"
+    assert parse(embedded_style(gpkg, "b")).find("renderer-v2").get("type") == "singleSymbol"
+    assert embedded_style(gpkg, "c") is None
+    assert embedded_style(polygons(tmp_path / "plain.gpkg"), "noise") is None
+
+
+def test_holds_style_compares_the_whole_text(tmp_path):
+    qml = vector_style(tmp_path / "a.fgb", kinds_qml())
+    assert holds_style(qml, kinds_qml())
+    assert not holds_style(qml, tiles_qml())
+    assert not holds_style(tmp_path / "missing.qml", kinds_qml())
+
+
+def fill(symbol: ET.Element) -> dict[str, str]:
+    return {o.get("name"): o.get("value") for o in symbol.findall("layer/Option/Option")}
+
+
+def test_ranking_is_graduated_by_score_in_quantiles_and_see_through():
+    scores = [*np.linspace(0, 1, 101), float("nan")]
+    renderer = parse(ranking_qml(scores)).find("renderer-v2")
+    assert renderer.get("type") == "graduatedSymbol" and renderer.get("attr") == "score"
+    ranges = renderer.findall("ranges/range")
+    bounds = [(float(r.get("lower")), float(r.get("upper"))) for r in ranges]
+    np.testing.assert_allclose(bounds, [(0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1)])
+    assert ranges[0].get("label") == "0.000 – 0.200"
+    symbols = {s.get("name"): fill(s) for s in renderer.findall("symbols/symbol")}
+    assert {r.get("symbol") for r in ranges} == set(symbols)
+    alphas = [int(symbols[r.get("symbol")]["color"].split(",")[3]) for r in ranges]
+    assert alphas == sorted(alphas) and max(alphas) <= 100  # the scene shows through
+    outlines = {symbols[r.get("symbol")]["outline_color"] for r in ranges}
+    assert len(outlines) == len(ranges)  # coloured outlines tell the classes apart
+
+
+@pytest.mark.parametrize(
+    ("scores", "ranges"),
+    [
+        ([], [(0, 1)]),
+        ([float("nan")], [(0, 1)]),
+        ([0.3, 0.3], [(0.3, 0.3)]),
+        ([0.1, 0.9], [(0.1, 0.26), (0.26, 0.42), (0.42, 0.58), (0.58, 0.74), (0.74, 0.9)]),
+        ([0.1, 0.1, 0.1, 0.9], [(0.1, 0.42), (0.42, 0.9)]),
+    ],
+)
+def test_quantile_ranges_cover_the_scores(scores, ranges):
+    np.testing.assert_allclose(quantile_ranges(scores, 5), ranges)
+
+
+def test_tile_index_style_is_outlines_only():
+    renderer = parse(tiles_qml()).find("renderer-v2")
+    assert renderer.get("type") == "singleSymbol"
+    options = fill(renderer.find("symbols/symbol"))
+    assert options["style"] == "no" and options["outline_style"] == "solid"
