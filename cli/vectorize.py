@@ -11,17 +11,32 @@ from .options import (
     jobs_opt,
     jobs_or_cpus,
     json_opt,
-    output_opt,
     overwrite_opt,
     progress_bar,
     verbosity,
     window_size_opt,
 )
 
+#: Help of ``-o``: the formats, and where one needs more than QGIS or GDAL usually have.
+OUTPUT_HELP = (
+    "The polygon layer, in the format its suffix names: .gpkg (layer 'noise', its QGIS "
+    "style inside), .fgb, .shp, .geojson (reprojected to WGS84 longitude/latitude, as "
+    "RFC 7946 has it; area stays in m²) or .parquet (GeoParquet, which QGIS and GDAL open "
+    "only where GDAL has its Parquet driver: Debian's and Ubuntu's packages lack it, so "
+    "prefer .gpkg or .fgb there). Other formats than .gpkg get the style as OUTPUT.qml."
+)
+
 
 @click.command(short_help="Turn a noise map into polygons for QGIS.")
 @click.argument("noise", type=click.Path(exists=True, dir_okay=False, readable=True))
-@output_opt
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help=OUTPUT_HELP,
+)
 @click.option(
     "--threshold",
     type=FiniteFloatRange(0, 1),
@@ -35,7 +50,8 @@ from .options import (
     default=0.0,
     show_default=True,
     metavar="AREA",
-    help="Drop polygons smaller than AREA (map units², after hole filling).",
+    help="Drop regions whose pixel outline is smaller than AREA (map units², m² in a metric "
+    "CRS; after --fill-holes, before --simplify, so what is kept does not depend on it).",
 )
 @click.option(
     "--fill-holes",
@@ -43,7 +59,8 @@ from .options import (
     default=0.0,
     show_default=True,
     metavar="AREA",
-    help="Fill holes smaller than AREA (map units²); 0 keeps every hole.",
+    help="Fill holes smaller than AREA (map units²) and join the regions inside them to "
+    "the region around; 0 keeps every hole.",
 )
 @click.option(
     "--simplify",
@@ -51,7 +68,8 @@ from .options import (
     default=0.0,
     show_default=True,
     metavar="TOLERANCE",
-    help="Simplify outlines by TOLERANCE (map units), keeping them valid; 0: exact pixel edges.",
+    help="Simplify outlines by TOLERANCE (map units, metres in a metric CRS), keeping them "
+    "valid with their holes; 0: exact pixel edges.",
 )
 @click.option(
     "--classes",
@@ -92,12 +110,15 @@ def vectorize(
     """Turn the noise map NOISE into one polygon per suspect region.
 
     A region is a 4-connected group of pixels scoring at least --threshold.
-    Attributes: id, area (m²), pixels, mean_score, max_score, label_class,
-    predicted_class and kind (missing / spurious / boundary for a building map,
-    class_change for more classes, unknown without class companion). The
-    output format follows the suffix of OUTPUT: .gpkg (layer "noise"),
-    .fgb, .geojson, .shp, .parquet; it stays in the CRS of NOISE and gets a
-    QGIS style OUTPUT.qml beside it.
+    Attributes: id, area (m², of the polygon as written, after --simplify),
+    pixels, mean_score, max_score, label_class and predicted_class (the
+    majorities) and kind, from the pixels where label and model disagree:
+    missing / spurious (whichever way most of them disagree) or boundary (as
+    many each way, or a sliver along a building both agree on) for a building
+    map, class_change for more classes, uncertain where label and model agree
+    on every pixel (the model is only unsure), unknown without class companion.
+    The layer is in the CRS of NOISE (GeoJSON aside, see -o); the options'
+    lengths and areas are in its units.
 
     \b
     Examples:
@@ -118,7 +139,7 @@ def vectorize(
         jobs=jobs_or_cpus(jobs),
     )
     quiet = verbosity(ctx) < 0
-    with progress_bar(ctx, "vectorizing", "window") as progress:
+    with progress_bar(ctx, "vectorizing", "block") as progress:
         summary = vectorize_file(
             noise,
             output,

@@ -1,21 +1,29 @@
 """The attribute table of the noise polygons: scores, majority classes and the kind of noise.
 
-Every finished region becomes one row of :data:`COLUMNS`: its area (m²), pixel
-count, mean and maximum noise score, and, with the class companion
-(``NOISE.classes.tif``: band 1 the given label, band 2 the predicted class,
-255 = none), the majority label and predicted class and a kind:
+Every finished region becomes one row of :data:`COLUMNS`: its area (m², that
+of the polygon as written), pixel count, mean and maximum noise score, and,
+with the class companion (``NOISE.classes.tif``: band 1 the given label, band 2
+the predicted class, 255 = none), the majority label and predicted class (ties:
+the smaller class id) and a kind, which follows how the region's pixels
+disagree rather than the two majorities (in a region with as many pixels one
+way as the other, both tie to the same class):
 
-* ``class_change``: a map with more than two classes, label ≠ prediction;
+* ``class_change``: a map with more than two classes, some pixel label ≠ prediction;
 * for a two-class map (0 = background, 1 = building):
-  ``missing`` (label 0, model 1), ``spurious`` (label 1, model 0), or
-  ``boundary`` when the region is a sliver along an outline both agree on:
-  at least :data:`BOUNDARY_NEAR_SHARE` of its pixels lie within
-  ``boundary_width`` pixels (a square neighbourhood) of a pixel that label and
-  model both call building, and at most :data:`BOUNDARY_DEEP_SHARE` of its
-  pixels are farther than ``boundary_width`` pixels from the region's outline
-  (the region is at most about ``2 × boundary_width`` pixels thick);
-* ``unknown``: no class companion, no labelled or predicted pixel in the
-  region, or majority label = majority prediction.
+  ``missing`` (more pixels labelled 0 that the model calls 1 than the reverse),
+  ``spurious`` (more labelled 1 that the model calls 0), or ``boundary`` when
+  there are as many of each (label and model outlines cross in the region) or
+  when the region is a sliver along an outline both agree on: at least
+  :data:`BOUNDARY_NEAR_SHARE` of its pixels lie within ``boundary_width``
+  pixels (a square neighbourhood) of a pixel that label and model both call
+  building, and at most :data:`BOUNDARY_DEEP_SHARE` of its pixels are farther
+  than ``boundary_width`` pixels from the region's outline (the region is at
+  most about ``2 × boundary_width`` pixels thick);
+* ``uncertain``: label and model agree on every pixel of the region, the model
+  is only unsure (a ``--threshold`` below 0.5, more than two classes, or
+  confident-learning scores);
+* ``unknown``: no class companion, or no pixel of the region with both a
+  label and a predicted class.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ if TYPE_CHECKING:
     from rasterio.crs import CRS
 
 #: The kind of noise a polygon shows.
-Kind = Literal["missing", "spurious", "boundary", "class_change", "unknown"]
+Kind = Literal["missing", "spurious", "boundary", "class_change", "uncertain", "unknown"]
 #: Kinds a noise polygon can have, in legend order.
 KINDS: tuple[Kind, ...] = get_args(Kind)
 #: Boundary rule: share of pixels near an agreed building pixel, at least.
@@ -80,22 +88,24 @@ def kinds(
     Args:
         label: Majority label class per region (-1: none).
         predicted: Majority predicted class per region (-1: none).
-        regions: The regions (their ``near``, ``deep`` and ``pixels`` counts).
+        regions: The regions (their ``missing``, ``spurious``, ``changed``,
+            ``near``, ``deep`` and ``pixels`` counts).
         largest_class: The largest class id in the map: above 1 it has more
             classes than background and building.
     """
     kind = np.full(len(label), "unknown", dtype=object)
-    changed = (label >= 0) & (predicted >= 0) & (label != predicted)
+    kind[(label >= 0) & (predicted >= 0)] = "uncertain"
+    changed = regions.changed > 0
     if largest_class > BUILDING:
         kind[changed] = "class_change"
         return kind
-    kind[changed & (label == 0)] = "missing"
-    kind[changed & (label == BUILDING)] = "spurious"
+    kind[changed & (regions.missing > regions.spurious)] = "missing"
+    kind[changed & (regions.spurious > regions.missing)] = "spurious"
     pixels = np.maximum(regions.pixels, 1)
     sliver = (regions.near >= BOUNDARY_NEAR_SHARE * pixels) & (
         regions.deep <= BOUNDARY_DEEP_SHARE * pixels
     )
-    kind[changed & sliver] = "boundary"
+    kind[changed & (sliver | (regions.missing == regions.spurious))] = "boundary"
     return kind
 
 

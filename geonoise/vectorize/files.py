@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geonoise import io
+from geonoise.io.vectors import written_crs
 from geonoise.vectorize.attributes import KINDS, batch_frame, kind_column
 from geonoise.vectorize.options import DEFAULT_OPTIONS, VectorizeOptions
 from geonoise.vectorize.polygonize import check_classes, check_found
@@ -45,8 +46,9 @@ class Summary:
         by_kind: Polygons per kind, in legend order, kinds that occur only.
         threshold: The noise score threshold used.
         classes: The class companion read, or None.
-        style: The QGIS style written, or None where it was left out.
-        crs: The layer's CRS (that of the noise map).
+        style: Where the QGIS style was written (the GeoPackage itself, or the
+            ``.qml``), or None where it was left out.
+        crs: The layer's CRS as written: the noise map's, or EPSG:4326 for GeoJSON.
     """
 
     output: str
@@ -87,12 +89,13 @@ def vectorize_file(
 
     Uses the class companion ``classes_path``, or else ``NOISE.classes.tif``
     beside the noise map when it exists. Writes the layer (``noise`` in a
-    GeoPackage) and its QGIS style ``OUTPUT.qml`` atomically; the style is
-    left out where that name is the noise map's own style. Nothing is written
-    when an error is raised.
+    GeoPackage) and its QGIS style (inside a GeoPackage, else ``OUTPUT.qml``)
+    atomically; a ``.qml`` is left out where that name is the noise map's own
+    style. Nothing is written when an error is raised.
 
     Args:
-        on_window: Called with (blocks done, blocks in all) after each block.
+        on_window: Called with (blocks done, blocks in all): once with 0 before the
+            first block is read, then after each block.
     """
     output = Path(output)
     style, with_style = check_outputs(output, noise_path, overwrite)
@@ -111,7 +114,7 @@ def vectorize_file(
         threshold=options.threshold,
         classes=None if companion is None else str(companion),
         style=str(style) if with_style else None,
-        crs=crs,
+        crs=written_crs(output, crs),
     )
 
 
@@ -155,8 +158,13 @@ def _vectorize_paths(
 
 
 def _counter(on_window: Callable[[int, int], None], total: int) -> Callable[[Window], None]:
-    """A per-block callback that reports (blocks done, ``total``) to ``on_window``."""
+    """A per-block callback that reports (blocks done, ``total``) to ``on_window``.
+
+    ``on_window`` hears of ``(0, total)`` at once, so that a progress bar shows its
+    total before the first block is done.
+    """
     done = 0
+    on_window(0, total)
 
     def step(_: Window) -> None:
         nonlocal done

@@ -1,4 +1,4 @@
-"""Finishing regions: their areas measured in m², those below ``--min-area`` dropped, simplified.
+"""Finishing regions: those below ``--min-area`` dropped, simplified, their areas measured in m².
 
 A region is final once nothing can join it any more: at once for a region
 that touches no block edge (the process that scanned its block finishes it),
@@ -78,18 +78,19 @@ class Finishing:
 
 
 def finish(regions: Regions, finishing: Finishing) -> Regions:
-    """Regions in map coordinates made final: areas measured, small ones dropped, simplified.
+    """Regions in map coordinates made final: small ones dropped, simplified, areas measured.
 
-    Areas (and ``--min-area``) are those of the exact pixel outlines; the
-    polygons are simplified afterwards.
+    ``--min-area`` compares the area of the exact pixel outline (map units²),
+    so that whether a region is kept does not depend on ``--simplify``; the
+    ``area`` attribute is that of the polygon as written, after simplification.
     """
     import shapely
 
     if not len(regions):
         return regions
-    regions.area = finishing.rule.areas(regions.geoms)
     regions.planar_area = shapely.area(regions.geoms)
     if finishing.options.min_area > 0:
         regions = regions.take(np.flatnonzero(regions.planar_area >= finishing.options.min_area))
     regions.geoms = simplify(regions.geoms, finishing.options.simplify)
+    regions.area = finishing.rule.areas(regions.geoms)
     return regions

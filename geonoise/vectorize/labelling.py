@@ -4,17 +4,18 @@ A region is a 4-connected group of suspect pixels (GDAL's polygonize
 connectivity). Each block's regions are labelled with :func:`scipy.ndimage.label`,
 polygonized with :func:`rasterio.features.shapes` in pixel coordinates of the
 raster (integers, so that polygons of neighbouring blocks union exactly) and
-summarised: pixel count, score sum and maximum, class counts, and the two
-pixel counts the boundary rule needs (:mod:`geonoise.vectorize.attributes`).
+summarised: pixel count, score sum and maximum, class counts, the pixels
+where label and model disagree (and how), and the two pixel counts the
+boundary rule needs (:mod:`geonoise.vectorize.attributes`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from geonoise.contracts import BUILDING, IGNORE
+from geonoise.contracts import BACKGROUND, BUILDING, IGNORE
 from geonoise.vectorize.blocks import BlockInputs
-from geonoise.vectorize.regions import Regions
+from geonoise.vectorize.regions import CHANGES, Regions
 from geonoise.windows import Window
 
 #: 4-connectivity, as GDAL's polygonize has it by default.
@@ -37,12 +38,16 @@ def label_block(data: BlockInputs, block: Window, width: int) -> tuple[Regions, 
     index = labelled[suspect] - 1
     score = data.score[data.inner][suspect].astype(np.float64)
     near = deep = np.zeros(count, dtype=np.int64)
+    changes = dict.fromkeys(CHANGES, near)
     label_counts = predicted_counts = np.empty((0, 3), np.int64)
     if data.label is not None and data.predicted is not None:
         agreed = (data.label == BUILDING) & (data.predicted == BUILDING)
         near, deep = _boundary_evidence(data, agreed, suspect, index, count, width)
-        label_counts = _class_counts(index, data.label[data.inner][suspect])
-        predicted_counts = _class_counts(index, data.predicted[data.inner][suspect])
+        label = data.label[data.inner][suspect]
+        predicted = data.predicted[data.inner][suspect]
+        label_counts = _class_counts(index, label)
+        predicted_counts = _class_counts(index, predicted)
+        changes = _changes(index, label, predicted, count)
     regions = Regions(
         geoms=_polygons(labelled, count, block),
         pixels=np.bincount(index, minlength=count).astype(np.int64),
@@ -52,6 +57,7 @@ def label_block(data: BlockInputs, block: Window, width: int) -> tuple[Regions, 
         deep=deep,
         label_counts=label_counts,
         predicted_counts=predicted_counts,
+        **changes,
     )
     return regions, labelled
 
@@ -82,6 +88,30 @@ def _boundary_evidence(
     near = np.bincount(index, weights=near_px[data.inner][suspect], minlength=count)
     deep = np.bincount(index, weights=deep_px[data.inner][suspect], minlength=count)
     return np.asarray(near, dtype=np.int64), np.asarray(deep, dtype=np.int64)
+
+
+def _changes(
+    region: np.ndarray, label: np.ndarray, predicted: np.ndarray, count: int
+) -> dict[str, np.ndarray]:
+    """Per region, its pixels that label and model class differently
+    (:data:`~geonoise.vectorize.regions.CHANGES`).
+
+    Args:
+        region: The 0-based region of each suspect pixel.
+        label: The label class of each suspect pixel (255: none).
+        predicted: The predicted class of each suspect pixel (255: none).
+        count: Regions in the block.
+    """
+    classed = (label != IGNORE) & (predicted != IGNORE)
+    pixels = {
+        "missing": (label == BACKGROUND) & (predicted == BUILDING),
+        "spurious": (label == BUILDING) & (predicted == BACKGROUND),
+        "changed": classed & (label != predicted),
+    }
+    return {
+        name: np.bincount(region[mask], minlength=count).astype(np.int64)
+        for name, mask in pixels.items()
+    }
 
 
 def _class_counts(region: np.ndarray, classes: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geonoise.vectorize.regions import Regions
+from geonoise.vectorize.regions import COUNTS, Regions
 from geonoise.windows import Window
 
 
@@ -178,15 +178,17 @@ def merge(regions: Regions, groups: np.ndarray) -> Regions:
         return regions.take(order)
     score_max = np.full(count, -np.inf)
     np.maximum.at(score_max, groups, regions.score_max)
+
+    def summed(name: str) -> np.ndarray:
+        return np.bincount(groups, weights=getattr(regions, name), minlength=count)
+
     return Regions(
         geoms=_unions(regions.geoms, groups, count),
-        pixels=np.bincount(groups, weights=regions.pixels, minlength=count).astype(np.int64),
-        score_sum=np.bincount(groups, weights=regions.score_sum, minlength=count),
+        score_sum=summed("score_sum"),
         score_max=score_max,
-        near=np.bincount(groups, weights=regions.near, minlength=count).astype(np.int64),
-        deep=np.bincount(groups, weights=regions.deep, minlength=count).astype(np.int64),
         label_counts=_merge_counts(regions.label_counts, groups),
         predicted_counts=_merge_counts(regions.predicted_counts, groups),
+        **{name: summed(name).astype(np.int64) for name in COUNTS},
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from geonoise.contracts import SUSPECT_THRESHOLD
 from geonoise.errors import InvalidInputError
 
 
@@ -27,7 +28,7 @@ class VectorizeOptions:
         InvalidInputError: A value is out of range (naming its command-line option).
     """
 
-    threshold: float = 0.5
+    threshold: float = SUSPECT_THRESHOLD
     min_area: float = 0.0
     fill_holes: float = 0.0
     simplify: float = 0.0

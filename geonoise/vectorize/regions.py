@@ -15,8 +15,15 @@ import numpy as np
 
 #: The per-region arrays of :class:`Regions` (the class counts aside).
 PER_REGION = (
-    "geoms", "pixels", "score_sum", "score_max", "near", "deep", "area", "planar_area"
+    "geoms", "pixels", "score_sum", "score_max", "near", "deep", "missing", "spurious",
+    "changed", "area", "planar_area",
 )  # fmt: skip
+#: The per-region counts of pixels that label and model class differently: ``missing``
+#: (label background, model building), ``spurious`` (the reverse), ``changed`` (any two
+#: classes that differ).
+CHANGES = ("missing", "spurious", "changed")
+#: The per-region pixel counts, which a merge sums.
+COUNTS = ("pixels", "near", "deep", *CHANGES)
 
 
 @dataclass
@@ -25,8 +32,7 @@ class Regions:
 
     ``geoms`` are polygons (pixel or map coordinates); the other arrays are per
     region. Class counts are sparse triples ``(region, class, count)``. The
-    areas are those of the polygons before simplification, NaN until
-    :func:`geonoise.vectorize.finishing.finish` computes them.
+    areas are NaN until :func:`geonoise.vectorize.finishing.finish` computes them.
 
     Attributes:
         geoms: Polygons (object array of shapely geometries).
@@ -35,10 +41,15 @@ class Regions:
         score_max: Largest noise score of its pixels.
         near: Pixels within ``boundary_width`` of a pixel label and model both call building.
         deep: Pixels farther than ``boundary_width`` from the region's outline.
+        missing: Pixels labelled background that the model calls building.
+        spurious: Pixels labelled building that the model calls background.
+        changed: Pixels whose label and predicted class differ (both classes, not 255).
         label_counts: ``(n, 3)`` int64 triples ``(region, label class, pixels)``.
         predicted_counts: The same for the predicted class.
-        area: Area in m², NaN until finished.
-        planar_area: Area in map units², NaN until finished (``--min-area`` compares it).
+        area: Area in m² of the polygon as written (after simplification), NaN
+            until finished.
+        planar_area: Area in map units² of the exact pixel outline (before
+            simplification), NaN until finished: what ``--min-area`` compares.
     """
 
     geoms: np.ndarray
@@ -47,6 +58,9 @@ class Regions:
     score_max: np.ndarray
     near: np.ndarray
     deep: np.ndarray
+    missing: np.ndarray
+    spurious: np.ndarray
+    changed: np.ndarray
     label_counts: np.ndarray  # (n, 3) int64: region, class, count
     predicted_counts: np.ndarray
     area: np.ndarray = field(default_factory=lambda: np.empty(0))  # m²
@@ -65,7 +79,14 @@ class Regions:
         """No region (what a raster without suspect pixels, or an empty list, gives)."""
         empty = np.empty(0, dtype=np.int64)
         none = np.empty((0, 3), dtype=np.int64)
-        return cls(np.empty(0, object), empty, empty * 0.0, empty * 0.0, empty, empty, none, none)
+        return cls(
+            geoms=np.empty(0, object),
+            score_sum=empty * 0.0,
+            score_max=empty * 0.0,
+            label_counts=none,
+            predicted_counts=none,
+            **dict.fromkeys(COUNTS, empty),
+        )
 
     @classmethod
     def concat(cls, parts: list[Regions]) -> Regions:

@@ -73,3 +73,52 @@ def test_without_classes_the_class_attributes_are_null(known):
     assert len(gdf) == 4
     assert gdf["label_class"].isna().all() and gdf["predicted_class"].isna().all()
     assert set(gdf["kind"]) == {"unknown"}
+
+
+def crafted_classes(tmp_path, score, label, predicted, **options):
+    """:func:`run` on these arrays written as a noise map and its class companion."""
+    noise = write_noise(tmp_path / "n.tif", score)
+    return run(noise, write_classes(tmp_path / "c.tif", label, predicted), **options)
+
+
+def test_kind_follows_the_pixels_where_label_and_model_disagree(tmp_path):
+    """Majorities tie to the same class in a region as much missing as spurious; its
+    pixels still disagree, so it is no 'unknown' (it was, with the classes there)."""
+    score = np.full((20, 20), 0.1, "float32")
+    label = np.zeros((20, 20), "uint8")
+    predicted = np.zeros((20, 20), "uint8")
+    score[3, 3:6] = 0.7  # two pixels missing, one spurious
+    predicted[3, 3:5] = 1
+    label[3, 5] = 1
+    score[10, 10:12] = 0.6  # one spurious pixel beside one missing pixel
+    label[10, 10] = 1
+    predicted[10, 11] = 1
+    gdf = crafted_classes(tmp_path, score, label, predicted)
+    assert list(gdf["pixels"]) == [3, 2]
+    assert list(gdf["kind"]) == ["missing", "boundary"]
+    assert (gdf["label_class"][1], gdf["predicted_class"][1]) == (0, 0)  # the tied majorities
+
+
+def test_multi_class_regions_with_tied_majorities_are_class_changes(tmp_path):
+    score = np.full((20, 20), 0.1, "float32")
+    label = np.full((20, 20), 2, "uint8")
+    predicted = label.copy()
+    score[5, 5:7] = 0.8
+    label[5, 5:7] = [2, 3]
+    predicted[5, 5:7] = [3, 2]
+    gdf = crafted_classes(tmp_path, score, label, predicted)
+    assert list(gdf["kind"]) == ["class_change"]
+
+
+def test_regions_where_label_and_model_agree_are_uncertain(tmp_path):
+    """Below a threshold of 0.5 a pixel can score high where the model agrees, unsure."""
+    score = np.full((20, 20), 0.1, "float32")
+    label = np.zeros((20, 20), "uint8")
+    score[5:8, 5:8] = 0.4
+    label[5:8, 5:8] = 1
+    score[12:14, 12:14] = 0.9  # no label there: no class to compare
+    label[12:14, 12:14] = 255
+    predicted = label.copy()
+    gdf = crafted_classes(tmp_path, score, label, predicted, threshold=0.3)
+    assert list(gdf["kind"]) == ["uncertain", "unknown"]
+    assert list(gdf["label_class"].fillna(-1)) == [1, -1]

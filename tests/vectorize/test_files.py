@@ -13,7 +13,7 @@ from geonoise import io
 from geonoise.vectorize.attributes import KINDS
 from geonoise.vectorize.files import classes_path_for, vectorize_file
 from geonoise.vectorize.options import VectorizeOptions
-from geonoise.vectorize.writer import SHAPEFILE_NAMES, write_layer
+from geonoise.vectorize.writer import LAYER, SHAPEFILE_NAMES, write_layer
 from tests.vectorize.conftest import assert_same_layers, run, write_classes, write_noise
 from tests.vectorize.test_scan import blobby
 
@@ -42,7 +42,8 @@ def test_streamed_layer_equals_the_whole_layer_written_at_once(tmp_path, suffix)
     assert_same_layers(a, b)
     assert entries(whole.parent) == entries(streamed.parent)  # side files, style; no scratch
     if suffix != ".parquet":
-        info = [pyogrio.read_info(path) for path in (whole, streamed)]
+        layer = LAYER if suffix == ".gpkg" else None  # a GeoPackage holds its style table too
+        info = [pyogrio.read_info(path, layer=layer) for path in (whole, streamed)]
         for key in ("layer_name", "fields", "dtypes", "geometry_type", "crs", "features"):
             assert np.array_equal(info[0][key], info[1][key]), key
     kinds = a["kind"].value_counts()
@@ -52,3 +53,14 @@ def test_streamed_layer_equals_the_whole_layer_written_at_once(tmp_path, suffix)
 
 def entries(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir())
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_progress_knows_the_number_of_blocks_before_the_first(tmp_path, jobs):
+    noise = write_noise(tmp_path / "n.tif", blobby(11, 150, 130, 5))
+    calls: list[tuple[int, int]] = []
+    options = VectorizeOptions(threshold=0.6, window_size=64, jobs=jobs)
+    vectorize_file(
+        noise, tmp_path / "p.gpkg", options=options, on_window=lambda *call: calls.append(call)
+    )
+    assert calls == [(done, 9) for done in range(10)]  # 3 × 3 blocks of 64 px, from 0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from geonoise.vectorize.polygonize import EmptyResultError
-from tests.vectorize.conftest import run, write_noise
+from tests.vectorize.conftest import PIXEL_AREA, run, write_noise
 
 
 def test_min_area_drops_small_polygons(tmp_path):
@@ -58,3 +58,35 @@ def test_geographic_crs_areas_are_square_metres(tmp_path):
     gdf = run(noise)
     # 10 × 0.0001° ≈ 11.1 m north-south and ≈ 7.2 m east-west at 50° N.
     np.testing.assert_allclose(gdf["area"][0], 111_200 * 0.001 * 71_700 * 0.001, rtol=0.02)
+
+
+def triangle_and_disc() -> np.ndarray:
+    """Two regions whose outlines simplification cuts: a triangle with a staircase
+    hypotenuse (52.5 m² of pixels) and a disc (109.25 m²)."""
+    yy, xx = np.mgrid[0:60, 0:60]
+    score = np.zeros((60, 60), "float32")
+    score[(xx <= yy) & (yy < 20) & (xx < 20)] = 1
+    score[(yy - 40) ** 2 + (xx - 40) ** 2 < 12**2] = 1
+    return score
+
+
+@pytest.mark.parametrize(("window_size", "jobs"), [(2048, 1), (16, 1), (16, 2)])
+def test_area_is_that_of_the_polygon_as_written(tmp_path, window_size, jobs):
+    """After --simplify, in blocks or across seams, in this process or in workers."""
+    noise = write_noise(tmp_path / "n.tif", triangle_and_disc())
+    layer = run(noise, simplify=0.5, window_size=window_size, jobs=jobs)
+    assert len(layer) == 2
+    np.testing.assert_allclose(layer["area"], layer.geometry.area, rtol=1e-12)
+    pixel_areas = layer["pixels"] * PIXEL_AREA
+    assert (np.abs(layer["area"] - pixel_areas) > 0.5).all()  # simplification moved them
+
+
+def test_min_area_compares_the_pixel_outline_whatever_the_simplification(tmp_path):
+    noise = write_noise(tmp_path / "n.tif", triangle_and_disc())
+    exact = run(noise)
+    pixel_area = exact["area"].min()  # the triangle
+    simple = run(noise, simplify=0.5)
+    assert simple["area"].min() < pixel_area  # simplified below its pixel area...
+    kept = run(noise, simplify=0.5, min_area=pixel_area)
+    assert list(kept["pixels"]) == list(simple["pixels"])  # ...and kept all the same
+    assert len(run(noise, simplify=0.5, min_area=pixel_area + 0.25)) == 1
