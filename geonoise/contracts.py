@@ -12,6 +12,9 @@ IGNORE = 255
 #: Nodata of the float rasters ``detect`` writes (outside the [0, 1] of scores and probabilities).
 NODATA = -1.0
 
+#: Noise score from which a pixel is a suspect (vectorize, tile fractions, quicklook, evaluate).
+SUSPECT_THRESHOLD = 0.5
+
 #: Class ids of two-class (building) labels.
 BACKGROUND = 0
 BUILDING = 1

@@ -144,7 +144,7 @@ def evaluate_files(
             sources.polygons, sources.truth_objects, options.min_cover, str(polygons)
         )
     if plot is not None:
-        _write_plot(scanned.pixels, plot, overwrite, title=Path(noise_path).name)
+        _write_plot(scanned.pixels, plot, overwrite, Path(noise_path).name, Path(truth_path).name)
     return Evaluation(
         noise=str(noise_path),
         truth=str(truth_path),
@@ -298,7 +298,9 @@ def _scan_rasters(
     return _Scanned(pixels, tile_rows, ignored)
 
 
-def _write_plot(pixels: PixelMetrics, path: str | os.PathLike, overwrite: bool, title: str) -> None:
+def _write_plot(
+    pixels: PixelMetrics, path: str | os.PathLike, overwrite: bool, noise: str, truth: str
+) -> None:
     """The precision-recall curve of ``pixels`` as a PNG at ``path``, written atomically."""
     from geonoise.io.plots import plot_precision_recall
 
@@ -310,5 +312,6 @@ def _write_plot(pixels: PixelMetrics, path: str | os.PathLike, overwrite: bool, 
             average_precision=pixels.average_precision,
             base_rate=pixels.base_rate,
             best=(pixels.best_recall, pixels.best_precision, pixels.best_threshold),
-            title=title,
+            noise=noise,
+            truth=truth,
         )
