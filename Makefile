@@ -43,10 +43,11 @@ demo: $(STAMP)
 		--labels sample_data/source/labels_clean.tif -o $(DEMO_OUT)/tiles_source --size 256 --overlap 32
 	$(VENV)/bin/geonoise tile sample_data/target/scene.tif \
 		--labels sample_data/target/labels_noisy.gpkg -o $(DEMO_OUT)/tiles_target --size 256 --overlap 32
+	$(VENV)/bin/geonoise train-teacher --print-config > $(DEMO_OUT)/config.yaml
 	$(VENV)/bin/geonoise train-teacher $(DEMO_OUT)/tiles_source -o $(DEMO_OUT)/teacher.ckpt \
-		--config config.yaml --steps $(DEMO_STEPS) --batch-size 4
+		--config $(DEMO_OUT)/config.yaml --steps $(DEMO_STEPS) --batch-size 4
 	$(VENV)/bin/geonoise train-student $(DEMO_OUT)/tiles_target --teacher $(DEMO_OUT)/teacher.ckpt \
-		-o $(DEMO_OUT)/student.ckpt --config config.yaml --steps $(DEMO_STEPS) --batch-size 4
+		-o $(DEMO_OUT)/student.ckpt --config $(DEMO_OUT)/config.yaml --steps $(DEMO_STEPS) --batch-size 4
 	$(VENV)/bin/geonoise export $(DEMO_OUT)/student.ckpt -o $(DEMO_OUT)/student.onnx
 	$(VENV)/bin/geonoise detect sample_data/target/scene.tif -l sample_data/target/labels_noisy.gpkg \
 		-m $(DEMO_OUT)/student.onnx -o $(DEMO_OUT)/noise.tif

@@ -22,6 +22,8 @@ setup(
     # top-level `cli` package lands in site-packages.
     packages=[*find_packages(include=["geonoise", "geonoise.*"]), "geonoise.cli"],
     package_dir={"geonoise": "geonoise", "geonoise.cli": "cli"},
+    # The reference training config, printed by `geonoise train-teacher --print-config`.
+    package_data={"geonoise.training": ["config.yaml"]},
     install_requires=[
         # Ranges that torch 2.13.0 (the CPU build installed first) satisfies.
         "torch>=2.2,<3",

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from geonoise.training.budget import MAX_STEPS, MIN_STEPS
 from geonoise.training.config import TrainConfig
 
-from .options import FiniteFloatRange, json_opt, output_opt, overwrite_opt, verbosity
+from .options import (
+    FiniteFloatRange,
+    echo_outputs,
+    json_opt,
+    output_opt,
+    overwrite_opt,
+    verbosity,
+)
+
+if TYPE_CHECKING:
+    from geonoise.training.run import TrainResult
 
 
 def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -27,6 +37,16 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
         raise click.BadParameter(str(exc)) from exc
     ctx.default_map = {**(ctx.default_map or {}), **content}
     return value
+
+
+def _print_config(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--print-config``: the reference config.yaml on stdout, then exit (as ``--version``)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from geonoise.training.config import reference_config
+
+    click.echo(reference_config(), nl=False)
+    ctx.exit()
 
 
 def _values(ctx: click.Context, param: click.Parameter, value: Any) -> list[int] | None:
@@ -55,7 +75,16 @@ def training_options(command: Callable) -> Callable:
             is_eager=True,
             expose_value=False,
             callback=_load_config,
-            help="YAML file of training parameters (see config.yaml); flags override.",
+            help="YAML file of training parameters (as --print-config prints); flags override.",
+        ),
+        click.option(
+            "--print-config",
+            is_flag=True,
+            is_eager=True,
+            expose_value=False,
+            callback=_print_config,
+            help="Print the reference config.yaml (every parameter, its default and what it "
+            "does) and exit.",
         ),
         click.option(
             "--labels-dir",
@@ -294,12 +323,37 @@ def _run(
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
     if not quiet:
-        for model in result.models:
-            scores = ", ".join(f"{k} {v:.3f}" for k, v in sorted(model.metrics.items()))
-            click.echo(f"{model.model_file}: {model.split}", err=True)
-            click.echo(f"{model.steps_run} steps; best validation: {scores}", err=True)
-            click.echo(f"curves: {model.curves}\nrun: {model.run_dir}", err=True)
+        _echo_summary(ctx, result)
     click.echo(result.output)
+
+
+def _echo_summary(ctx: click.Context, result: TrainResult) -> None:
+    """Per model: its steps, split and best validation scores; then what was written."""
+    outputs: list[tuple[str | None, str]] = []
+    for model in result.models:
+        click.echo(f"{model.model_file}: {model.steps_run} steps; {model.split}", err=True)
+        click.echo(f"best validation: {_scores(model.metrics)}", err=True)
+        outputs += [
+            (model.model_file, "model file for detect and export"),
+            (model.curves, "learning curves"),
+            (model.run_dir, "run: checkpoints for --resume, metrics.csv"),
+        ]
+    outputs.append((result.listing, "the fold models, for detect -m @LIST"))
+    echo_outputs(ctx, outputs)
+
+
+def _scores(metrics: dict[str, float]) -> str:
+    """``loss 0.412; IoU 0.731 (background 0.958, building 0.504); F1 …`` of val_* metrics."""
+    parts = [f"loss {metrics['val_loss']:.3f}"] if "val_loss" in metrics else []
+    for metric, name in (("iou", "IoU"), ("f1", "F1")):
+        per_class = ", ".join(
+            f"{key.removeprefix(f'val_{metric}_')} {value:.3f}"
+            for key, value in metrics.items()
+            if key.startswith(f"val_{metric}_")
+        )
+        if f"val_m{metric}" in metrics:
+            parts.append(f"{name} {metrics[f'val_m{metric}']:.3f} ({per_class})")
+    return "; ".join(parts) or "none (no validation ran)"
 
 
 @click.command("train-teacher", short_help="Train the NRN-RSSEG teacher on clean labels.")
@@ -317,6 +371,7 @@ def train_teacher(ctx: click.Context, tiles: str, output: str, **params: Any) ->
     \b
     Examples:
       geonoise train-teacher tiles_source/ -o teacher.ckpt
+      geonoise train-teacher --print-config > config.yaml
       geonoise train-teacher tiles/ -o teacher.ckpt --config config.yaml --epochs 80
       geonoise train-teacher patches/ --labels-dir masks/ -o teacher.ckpt
       geonoise train-teacher tiles/ -o t.ckpt --accelerator cpu --devices 2 --strategy ddp

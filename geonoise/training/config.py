@@ -1,8 +1,9 @@
 """The training parameters: one dataclass, loaded from YAML (``config.yaml``) and flags.
 
-``config.yaml`` in the repository lists every key with its default and a
-comment; ``--config`` loads such a file and flags override it, so a key the
-dataclass does not know is an error wherever it comes from.
+``config.yaml`` beside this module (installed with the package) lists every key
+with its default and a comment; ``--print-config`` prints it and ``--config``
+loads such a file, flags override it, and a key the dataclass does not know is
+an error wherever it comes from.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ Sampler = Literal["windows", "tiles"]
 
 @dataclass
 class TrainConfig:
-    """Every training parameter; ``config.yaml`` holds the same keys, with comments."""
+    """Every training parameter; :func:`reference_config` holds the same keys, with comments."""
 
     preset: str = "tiny"
     base_width: int | None = None
@@ -68,6 +69,13 @@ class TrainConfig:
                 option="--config",
             )
         return cls(**values)
+
+
+def reference_config() -> str:
+    """The reference ``config.yaml``: every key with its default and what it does."""
+    from importlib.resources import files
+
+    return files("geonoise.training").joinpath("config.yaml").read_text(encoding="utf-8")
 
 
 #: A config file larger than this is no list of training parameters.

@@ -15,11 +15,8 @@ Layout for ``-o teacher.ckpt``::
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import sys
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,7 +40,7 @@ from geonoise.training.rundir import (
     resumed_meta,
     run_dir_for,
 )
-from geonoise.training.trainer import build_trainer
+from geonoise.training.trainer import build_trainer, training_output
 
 if TYPE_CHECKING:
     import lightning as L
@@ -59,6 +56,9 @@ logger = logging.getLogger(__name__)
 @dataclass
 class FitResult:
     """Where a run wrote its outputs, how long it trained, its scores and what they mean.
+
+    Paths are built on the model file's path as it was given: relative where it was
+    relative, absolute where it was absolute (as ``tile`` and ``detect`` report theirs).
 
     Attributes:
         epochs_run: Validations run (a Lightning epoch is the steps between two).
@@ -169,7 +169,8 @@ def fit(
     task = _task(role, meta, config, teacher, budget)
     earlier = earlier_metrics(work_dir) if resume else None
     try:
-        trainer = build_trainer(config, work_dir, budget, progress=progress)
+        label = f"training {output.name}" if progress else None
+        trainer = build_trainer(config, work_dir, budget, progress=label)
         loaders = _loaders(data, config, budget, trainer.world_size)
         _run_trainer(trainer, task, loaders, last if resume else None)
         best = _best_checkpoint(trainer, data) if trainer.global_rank == 0 else None
@@ -287,10 +288,7 @@ def _run_trainer(
     loaders: tuple[DataLoader, DataLoader],
     resume_from: Path | None,
 ) -> None:
-    # Lightning draws its progress bars on stdout; stdout is for what scripts read.
-    with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*module\\(s\\) in eval mode.*")  # the teacher
-        warnings.filterwarnings("ignore", ".*exists and is not empty.*")  # a resumed run
+    with training_output():
         trainer.fit(task, *loaders, ckpt_path=str(resume_from) if resume_from is not None else None)
 
 
@@ -414,7 +412,7 @@ def _finish(
         save_model(tmp, model, meta)
     curves = curves_path(output)
     with io.atomic_output(curves, overwrite=True) as tmp:
-        plot_curves(history, tmp, title=f"{meta.role} {output.name}")
+        plot_curves(history, tmp, title=f"{output.name}: {meta.role} learning curves")
     return FitResult(
         str(output),
         str(curves),

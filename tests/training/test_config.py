@@ -1,15 +1,18 @@
-"""``--config`` files: values of the wrong type, aliases, binary and oversized files."""
+"""``--config`` files: values of the wrong type, aliases, binary and oversized files; the
+reference config shipped with the package and ``--print-config``."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from geonoise.errors import InvalidInputError
-from geonoise.training.config import MAX_CONFIG_BYTES, load_config_file
-
-REPOSITORY_CONFIG = Path(__file__).parents[2] / "config.yaml"
+from geonoise.training.config import (
+    MAX_CONFIG_BYTES,
+    TrainConfig,
+    load_config_file,
+    reference_config,
+)
+from tests.conftest import run_cli
 
 
 @pytest.mark.parametrize(
@@ -57,5 +60,14 @@ def test_numbers_are_accepted_where_lightning_takes_text_or_numbers(tmp_path):
     }
 
 
-def test_the_repository_config_passes():
-    assert load_config_file(REPOSITORY_CONFIG)
+@pytest.mark.parametrize("command", ["train-teacher", "train-student"])
+def test_print_config_prints_the_reference_of_every_default(command, tmp_path):
+    """What a pip-installed user gets: the shipped file, loadable as it is, the defaults."""
+    result = run_cli(command, "--print-config")  # no TILES, -o or --teacher needed
+    assert result.exit_code == 0, result.output
+    assert result.stdout == reference_config() and not result.stderr
+    path = tmp_path / "config.yaml"
+    path.write_text(result.stdout, encoding="utf-8")
+    content = load_config_file(path)
+    assert set(content) == TrainConfig.keys()
+    assert TrainConfig.from_mapping(content) == TrainConfig()
