@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -11,6 +12,7 @@ from .options import (
     FiniteFloatRange,
     creation_options_opt,
     device_opt,
+    echo_outputs,
     json_opt,
     output_opt,
     overwrite_opt,
@@ -221,7 +223,7 @@ def _scene_mode(
         click.echo(json.dumps(batch.to_dict(), indent=2))
     else:
         for result in batch.scenes:
-            _report_scene(result, verbosity(ctx) < 0)
+            _report_scene(ctx, result)
     if batch.failed:
         first = batch.failed[0]
         raise GeonoiseError(
@@ -230,7 +232,8 @@ def _scene_mode(
         )
 
 
-def _report_scene(result: SceneResult, quiet: bool) -> None:
+def _report_scene(ctx: click.Context, result: SceneResult) -> None:
+    quiet = verbosity(ctx) < 0
     if result.status == "done" and result.summary is not None:
         summary = result.summary
         if not quiet and summary.mean_score is not None:
@@ -240,6 +243,15 @@ def _report_scene(result: SceneResult, quiet: bool) -> None:
                 f"0.5 ({summary.seconds:.1f} s)",
                 err=True,
             )
+        echo_outputs(
+            ctx,
+            [
+                (summary.noise, "noise score 0..1, nodata -1"),
+                (summary.classes, "band 1 given label, band 2 predicted class"),
+                (summary.probabilities, "class probabilities"),
+                (summary.quicklook, "quicklook"),
+            ],
+        )
         click.echo(summary.noise)
     elif result.status == "skipped" and not quiet:
         click.echo(f"{result.scene}: skipped, {result.noise} exists", err=True)
@@ -275,4 +287,12 @@ def _tile_mode(
         return
     if verbosity(ctx) >= 0:
         click.echo(f"{result.tiles} tiles ranked by {result.tile_score} score", err=True)
+    echo_outputs(
+        ctx,
+        [
+            (result.ranking, "tiles from least to most noisy"),
+            (result.layer, "tile footprints with rank and scores"),
+            (Path(result.output) / "noise", f"noise map per tile ({result.tiles})"),
+        ],
+    )
     click.echo(result.ranking)

@@ -66,4 +66,4 @@ def export(
             f"on batches {result.sizes_checked} (N, H, W)",
             err=True,
         )
-    click.echo(result.path)
+    click.echo(result.output)

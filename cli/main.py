@@ -16,7 +16,7 @@ from geonoise import __version__
 from geonoise.errors import GeonoiseError, Interrupted
 
 from . import detect, evaluate, export, synth, tile, train, vectorize
-from .options import verbosity
+from .options import verbosity, verbosity_options
 
 logger = logging.getLogger("geonoise")
 
@@ -49,7 +49,15 @@ def _close_progress_bars() -> None:
 
 
 class GeonoiseGroup(click.Group):
-    """Turns library errors into one-line messages; tracebacks only with ``-v``."""
+    """Turns library errors into one-line messages; tracebacks only with ``-v``.
+
+    Every subcommand also takes ``-v``/``-q`` after its name, as GDAL's and
+    rasterio's tools do.
+    """
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.params.extend(verbosity_options())
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -102,7 +110,11 @@ def _interruptible() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def _configure_logging(level: int) -> None:
+def _configure_logging(balance: int) -> None:
+    """geonoise's log level for a -v/-q ``balance``: -1 errors only, 0 warnings, 1 info, 2 debug."""
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
+        max(-1, min(balance, 2)), logging.DEBUG
+    )
     handler = logging.StreamHandler()  # stderr: stdout is for what scripts read
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logger.handlers[:] = [handler]
@@ -130,11 +142,8 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["verbosity"] = verbose - quiet
-    _configure_logging(
-        {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
-            max(-1, min(verbose - quiet, 2)), logging.DEBUG
-        )
-    )
+    ctx.obj["on_verbosity"] = _configure_logging
+    _configure_logging(verbose - quiet)
 
 
 cli.add_command(synth.synth)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import click
 
@@ -43,11 +44,16 @@ overwrite_opt = click.option(
 
 creation_options_opt = click.option(
     "--co",
+    "-co",
     "creation_options",
     metavar="NAME=VALUE",
     multiple=True,
     callback=_parse_creation_options,
-    help="GDAL creation option for the GeoTIFFs written (repeatable), e.g. --co COMPRESS=ZSTD.",
+    help=(
+        "GDAL creation option for the GeoTIFFs written (repeatable; -co as in GDAL's tools "
+        "works too), e.g. --co COMPRESS=ZSTD. Options GDAL's GTiff driver does not know "
+        "are refused."
+    ),
 )
 
 seed_opt = click.option(
@@ -102,10 +108,40 @@ def progress_bar(ctx: click.Context, desc: str, unit: str) -> Iterator[Callable[
     with tqdm(unit=unit, desc=desc, disable=verbosity(ctx) < 0, leave=False) as bar:
 
         def progress(done: int, total: int) -> None:
-            bar.total = total
+            if bar.total != total:  # known from the start: show 0/total, not a bare count
+                bar.total = total
+                bar.refresh()
             bar.update(done - bar.n)
 
         yield progress
+
+
+def _style_note(path: Path) -> str:
+    """Where QGIS finds the style of ``path``: a ``.qml`` beside it or the GeoPackage itself."""
+    from geonoise.io.styles import embeds_style, has_styles, style_path
+
+    if embeds_style(path) and path.is_file() and has_styles(path):
+        return "style inside"
+    qml = style_path(path)
+    return f"style {qml.name}" if path.is_file() and qml.exists() else ""
+
+
+def echo_outputs(ctx: click.Context, outputs: Sequence[tuple[str | Path | None, str]]) -> None:
+    """List what a command wrote on stderr (not with -q): each path, what it is, its style.
+
+    ``outputs`` are ``(path, description)`` pairs; pairs whose path is None or
+    was not written are left out.
+    """
+    if verbosity(ctx) < 0:
+        return
+    written = [(Path(p), what) for p, what in outputs if p is not None and Path(p).exists()]
+    if not written:
+        return
+    width = max(len(str(path)) for path, _ in written)
+    click.echo("wrote:", err=True)
+    for path, what in written:
+        note = _style_note(path)
+        click.echo(f"  {path!s:<{width}}  {what}{f' ({note})' if note else ''}", err=True)
 
 
 class FiniteFloatRange(click.FloatRange):
@@ -121,6 +157,42 @@ class FiniteFloatRange(click.FloatRange):
 
 
 def verbosity(ctx: click.Context) -> int:
-    """The group's -v/-q balance: > 0 more detail, < 0 quieter."""
+    """The -v/-q balance, given before or after the command name: > 0 more detail, < 0 quieter."""
     root = ctx.find_root()
     return (root.obj or {}).get("verbosity", 0)
+
+
+def _more_or_less(step: int) -> Callable[[click.Context, click.Parameter, int], None]:
+    def callback(ctx: click.Context, param: click.Parameter, count: int) -> None:
+        if count:
+            root = ctx.find_root()
+            root.ensure_object(dict)
+            root.obj["verbosity"] = root.obj.get("verbosity", 0) + step * count
+            apply = root.obj.get("on_verbosity")
+            if apply is not None:
+                apply(root.obj["verbosity"])
+
+    return callback
+
+
+def verbosity_options() -> list[click.Option]:
+    """``-v``/``-q`` for a subcommand, so that ``geonoise tile -q …`` works as ``geonoise -q tile``.
+
+    They add to the count given before the command name; the group's callback
+    (``on_verbosity`` in the root context) applies the new balance to logging.
+    """
+    common = {"count": True, "expose_value": False}
+    return [
+        click.Option(
+            ["-v", "--verbose"],
+            callback=_more_or_less(1),
+            help="More log output; -v also shows tracebacks.",
+            **common,
+        ),
+        click.Option(
+            ["-q", "--quiet"],
+            callback=_more_or_less(-1),
+            help="Less output: no progress bars or summaries.",
+            **common,
+        ),
+    ]

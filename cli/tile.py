@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from .options import (
     FiniteFloatRange,
     creation_options_opt,
+    echo_outputs,
     jobs_opt,
     jobs_or_cpus,
     json_opt,
@@ -144,4 +146,12 @@ def tile(
                 f"{scene['tiles_skipped']} skipped{f' ({reasons})' if reasons else ''}",
                 err=True,
             )
+    echo_outputs(
+        ctx,
+        [
+            (Path(output) / "tiles.gpkg", "tile index (layer tiles: footprints, fractions)"),
+            (Path(output) / "images", "image tiles"),
+            (Path(output) / "labels", "label tiles"),
+        ],
+    )
     click.echo(output)

@@ -67,7 +67,7 @@ class ExportResult:
         sizes_checked: The ``(N, H, W)`` batches compared.
     """
 
-    path: str
+    output: str
     size: int
     opset: int
     max_abs_diff: float | None
@@ -120,7 +120,7 @@ def export_onnx(
             compare_with_torch(module, temporary, sizes, source=model_path) if check else None
         )
     return ExportResult(
-        path=str(output),
+        output=str(output),
         size=Path(output).stat().st_size,
         opset=opset,
         max_abs_diff=max_diff,

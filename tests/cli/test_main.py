@@ -71,3 +71,11 @@ def test_unexpected_errors_are_one_line_and_verbose_shows_the_traceback(monkeypa
     ]
     loud = CliRunner().invoke(cli, ["-v", "tile", str(scene), "-o", str(tmp_path / "o")])
     assert loud.exit_code == 1 and "Traceback" in loud.stderr
+    after = CliRunner().invoke(cli, ["tile", str(scene), "-o", str(tmp_path / "o"), "-v"])
+    assert after.exit_code == 1 and "Traceback" in after.stderr
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_takes_verbosity_after_its_name(name):
+    result = CliRunner().invoke(cli, [name, "--help"])
+    assert "-q, --quiet" in result.output and "-v, --verbose" in result.output

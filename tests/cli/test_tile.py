@@ -149,7 +149,7 @@ def test_real_landsat_scene_six_bands(tmp_path):
     landsat = LANDSAT
     out = tmp_path / "tiles"
     assert run("tile", landsat, "-o", out, "--size", 128, "--overlap", 16).exit_code == 0
-    index = gpd.read_file(out / "tiles.gpkg")
+    index = gpd.read_file(out / "tiles.gpkg", layer="tiles")
     assert index.crs.to_epsg() == 31985 and len(index) == 9
     with rasterio.open(landsat) as src, rasterio.open(out / index.image.iloc[-1]) as t:
         window = rasterio.windows.Window(
@@ -261,3 +261,14 @@ def test_an_engineering_crs_tiles_and_is_refused_beside_another_crs(scene_factor
         run("tile", utm, local, "-o", tmp_path / "o"), 1, "cannot reproject", "local.tif"
     )
     assert "o" not in entries(tmp_path)
+
+
+def test_gdal_style_co_and_verbosity_after_the_command(scene_and_labels, tmp_path):
+    """GDAL habits: ``-co NAME=VALUE`` with one dash, ``-q`` after the command name."""
+    scene, labels = scene_and_labels
+    out = tmp_path / "t"
+    result = run("tile", scene, "-l", labels, "-o", out, "--size", 64, "-co", "COMPRESS=LZW", "-q")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "" and result.stdout.strip() == str(out)
+    with rasterio.open(next((out / "images").iterdir())) as tile:
+        assert tile.compression.name == "lzw"

@@ -16,6 +16,8 @@ from click.testing import CliRunner
 
 from geonoise.cli import vectorize as vectorize_module
 from geonoise.cli.main import GeonoiseGroup, cli
+from geonoise.io import read_vector
+from geonoise.io.styles import embedded_style
 from tests.conftest import CRS, write_scene
 from tests.vectorize.conftest import known_scene, write_classes, write_noise
 
@@ -61,7 +63,7 @@ def test_writes_a_styled_geopackage_layer_and_reports(noise, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(out)
     assert "4 polygons, 70.0 m²" in result.stderr and "2 boundary" in result.stderr
-    assert pyogrio.list_layers(out)[:, 0].tolist() == ["noise"]
+    assert pyogrio.list_layers(out)[:, 0].tolist() == ["noise", "layer_styles"]
     gdf = gpd.read_file(out, layer="noise")
     assert gdf.crs == CRS
     assert list(gdf.columns) == [
@@ -76,8 +78,9 @@ def test_writes_a_styled_geopackage_layer_and_reports(noise, tmp_path):
         "geometry",
     ]
     assert list(gdf["kind"]) == ["missing", "spurious", "boundary", "boundary"]
-    style = ET.parse(tmp_path / "polygons.qml").getroot()
+    style = ET.fromstring(embedded_style(out, "noise"))  # QGIS's default style for the layer
     assert style.find("renderer-v2").get("attr") == "kind"
+    assert not (tmp_path / "polygons.qml").exists()
     assert not [name for name in entries(tmp_path) if name.startswith(".")]
 
 
@@ -108,12 +111,16 @@ def test_every_format_writes_and_reads_back_in_the_scene_crs(noise, tmp_path, su
     out = tmp_path / "out" / f"polygons{suffix}"
     result = run("vectorize", noise, "-o", out, "--simplify", 0.5, "--fill-holes", 1)
     assert result.exit_code == 0, result.output
-    gdf = gpd.read_parquet(out) if suffix == ".parquet" else gpd.read_file(out)
+    gdf = gpd.read_parquet(out) if suffix == ".parquet" else read_vector(out)
     gdf = gdf.sort_values("id")  # FlatGeobuf stores features in spatial-index order
+    if suffix == ".geojson":  # RFC 7946: WGS84 lon/lat
+        assert gdf.crs == "EPSG:4326"
+        gdf = gdf.to_crs(CRS)
     assert gdf.crs == CRS and len(gdf) == 4
     assert gdf.geometry.is_valid.all()
     np.testing.assert_allclose(sorted(gdf["area"]), [10, 10, 25, 25])
-    assert (tmp_path / "out" / "polygons.qml").exists()
+    np.testing.assert_allclose(sorted(gdf.area), [10, 10, 25, 25], atol=0.1)  # 1e-7° in GeoJSON
+    assert (tmp_path / "out" / "polygons.qml").exists() == (suffix != ".gpkg")
     names = ["label_cls", "pred_cls"] if suffix == ".shp" else ["label_class", "predicted_class"]
     assert gdf[names[0]].tolist() == [0, 1, 1, 0] and gdf[names[1]].tolist() == [1, 0, 0, 1]
 
@@ -143,7 +150,7 @@ def test_empty_result_is_an_error_that_names_the_threshold_and_writes_nothing(no
     flat = write_noise(tmp_path / "flat.tif", np.full((20, 20), 0.2, "float32"))
     result = run("vectorize", flat, "-o", tmp_path / "r.gpkg", "--threshold", 0.5)
     one_line_error(result, 1, "flat.tif", "0.5 (--threshold)")
-    assert entries(tmp_path) == sorted([*before, "flat.tif", "p.gpkg", "p.qml"])
+    assert entries(tmp_path) == sorted([*before, "flat.tif", "p.gpkg"])
 
 
 def test_overwrite_is_required_to_replace(noise, tmp_path):
@@ -155,19 +162,21 @@ def test_overwrite_is_required_to_replace(noise, tmp_path):
     assert out.read_bytes() == stamp
     replaced = run("vectorize", noise, "-o", out, "--threshold", 0.75, "--overwrite")
     assert replaced.exit_code == 0
-    assert len(gpd.read_file(out)) == 2
+    assert len(gpd.read_file(out, layer="noise")) == 2
 
 
 def test_a_foreign_style_is_not_overwritten(noise, tmp_path):
     (tmp_path / "p.qml").write_text("mine")
-    result = run("vectorize", noise, "-o", tmp_path / "p.gpkg")
+    result = run("vectorize", noise, "-o", tmp_path / "p.fgb")
     one_line_error(result, 1, "p.qml exists; pass --overwrite")
-    assert not (tmp_path / "p.gpkg").exists()
+    assert not (tmp_path / "p.fgb").exists()
+    inside = run("vectorize", noise, "-o", tmp_path / "p.gpkg")  # its style goes inside
+    assert inside.exit_code == 0 and (tmp_path / "p.qml").read_text() == "mine"
 
 
 def test_the_noise_maps_own_style_is_kept(noise, tmp_path):
     (tmp_path / "noise.qml").write_text("raster style")
-    result = run("vectorize", noise, "-o", tmp_path / "noise.gpkg", "--json")
+    result = run("vectorize", noise, "-o", tmp_path / "noise.fgb", "--json")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "noise.qml").read_text() == "raster style"
     assert json.loads(result.stdout)["style"] is None
@@ -223,3 +232,16 @@ def test_classes_on_another_grid_is_a_runtime_error(noise, tmp_path):
 def test_help_has_an_example():
     result = run("vectorize", "--help")
     assert result.exit_code == 0 and "geonoise vectorize noise.tif -o" in result.output
+
+
+def test_the_bar_counts_blocks_against_their_total_from_the_start(noise, tmp_path):
+    result = run("vectorize", noise, "-o", tmp_path / "p.gpkg", "--window-size", 64)
+    assert result.exit_code == 0, result.output
+    assert "0/1 " in result.stderr and "block" in result.stderr and "0window" not in result.stderr
+
+
+def test_json_names_the_crs_of_the_layer_as_written(noise, tmp_path):
+    geojson = run("-q", "vectorize", noise, "-o", tmp_path / "p.geojson", "--json")
+    gpkg = run("-q", "vectorize", noise, "-o", tmp_path / "p.gpkg", "--json")
+    assert json.loads(geojson.stdout)["crs"] == "EPSG:4326"
+    assert json.loads(gpkg.stdout)["crs"] == CRS

@@ -33,7 +33,7 @@ def exported(model_file) -> tuple[Path, dict]:
 
 def test_export_checks_itself_against_torch(exported):
     path, summary = exported
-    assert summary.path == str(path) and summary.size == path.stat().st_size > 0
+    assert summary.output == str(path) and summary.size == path.stat().st_size > 0
     assert summary.opset == 17 and 0 <= summary.max_abs_diff <= 1e-4
     assert summary.bands == BANDS and summary.multiple == 8
     assert len({tuple(size) for size in summary.sizes_checked}) == 2
@@ -110,7 +110,7 @@ def test_cli_json_summary(model_file, tmp_path):
     result = run("export", model_file, "-o", output, "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["path"] == str(output) and summary["size"] == output.stat().st_size
+    assert summary["output"] == str(output) and summary["size"] == output.stat().st_size
     assert summary["opset"] == 17 and summary["max_abs_diff"] <= 1e-4
 
 
