@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from geonoise.contracts import IGNORE, SUSPECT_THRESHOLD
-from geonoise.io.styles import SCORE_RAMP
+from geonoise.io.styles import score_ramp
 
 if TYPE_CHECKING:
     import numpy as np
@@ -77,14 +77,15 @@ def curves_figure(history: pd.DataFrame, title: str = "") -> Figure:
     return fig
 
 
-def score_colormap() -> Colormap:
+def score_colormap(threshold: float = SUSPECT_THRESHOLD) -> Colormap:
     """The QGIS style's noise-score ramp (colours and alpha) as a colormap over 0..1.
 
     Masked values (nodata, scores below the threshold) are transparent.
     """
     from matplotlib.colors import LinearSegmentedColormap
 
-    stops = [(value, (*(c / 255 for c in rgb), alpha / 255)) for value, rgb, alpha in SCORE_RAMP]
+    ramp = score_ramp(threshold)
+    stops = [(value, (*(c / 255 for c in rgb), alpha / 255)) for value, rgb, alpha in ramp]
     colormap = LinearSegmentedColormap.from_list("geonoise_score", stops)
     return colormap.with_extremes(bad=(0, 0, 0, 0))
 
@@ -157,7 +158,9 @@ def quicklook_figure(
     axes.imshow(_stretch(image), interpolation="nearest")
     outlined = _outline(axes, label)
     suspect = np.ma.masked_where(~(score >= threshold), score)  # NaN compares False
-    painted = axes.imshow(suspect, cmap=score_colormap(), vmin=0, vmax=1, interpolation="nearest")
+    painted = axes.imshow(
+        suspect, cmap=score_colormap(threshold), vmin=0, vmax=1, interpolation="nearest"
+    )
     axes.set_axis_off()
     fig.suptitle(
         f"{title}\nnoise score ≥ {threshold:g} over the label outlines",

@@ -25,7 +25,7 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
-from geonoise.contracts import IGNORE
+from geonoise.contracts import IGNORE, SUSPECT_THRESHOLD
 
 #: QGIS version written into the styles (the 3.x LTR whose QML format they follow).
 QGIS_VERSION = "3.34.0-Prizren"
@@ -33,21 +33,31 @@ QGIS_VERSION = "3.34.0-Prizren"
 #: Noise kinds of :mod:`geonoise.vectorize` → (fill RGBA, outline RGB, legend label).
 KIND_COLOURS: dict[str, tuple[tuple[int, int, int, int], tuple[int, int, int], str]] = {
     "missing": ((0, 114, 178, 110), (0, 84, 148), "missing (label lacks it)"),
-    "spurious": ((213, 94, 0, 110), (173, 64, 0), "spurious (label has extra)"),
+    "spurious": ((117, 112, 179, 110), (77, 72, 139), "spurious (label has extra)"),
     "boundary": ((240, 228, 66, 110), (190, 170, 0), "boundary (outline misplaced)"),
     "class_change": ((204, 121, 167, 110), (164, 81, 127), "class change"),
     "uncertain": ((0, 158, 115, 90), (0, 118, 85), "uncertain (model unsure)"),
     "unknown": ((150, 150, 150, 90), (90, 90, 90), "unknown"),
 }
 
-#: Noise score ramp: (value, RGB, alpha): transparent at 0, yellow → red towards 1.
-SCORE_RAMP: tuple[tuple[float, tuple[int, int, int], int], ...] = (
-    (0.0, (255, 255, 178), 0),
-    (0.25, (254, 217, 118), 60),
-    (0.5, (253, 141, 60), 150),
-    (0.75, (240, 59, 32), 210),
-    (1.0, (189, 0, 38), 255),
-)
+#: Colours of the noise score from the suspect threshold (0) to 1 (1): (fraction, RGB, alpha).
+_SUSPECT_COLOURS = ((0.0, (253, 141, 60), 150), (0.5, (240, 59, 32), 210), (1.0, (189, 0, 38), 255))
+
+
+def score_ramp(
+    threshold: float = SUSPECT_THRESHOLD,
+) -> tuple[tuple[float, tuple[int, int, int], int], ...]:
+    """The noise score ramp as (value, RGB, alpha) stops over 0..1: transparent below
+    ``threshold`` (the middling scores of a whole scene would lay a haze over it),
+    orange → red from it to 1."""
+    drawn = [(threshold + (1 - threshold) * f, rgb, alpha) for f, rgb, alpha in _SUSPECT_COLOURS]
+    clear = [(0.0, (254, 217, 118), 0), (threshold - 1e-4, (254, 217, 118), 0)]
+    stops = [stop for stop in clear if 0 <= stop[0] < drawn[0][0]] + drawn
+    return tuple({value: (value, rgb, alpha) for value, rgb, alpha in stops}.values())
+
+
+#: The ramp of the noise maps' QGIS style (and of the quicklook at the default threshold).
+SCORE_RAMP = score_ramp()
 
 #: Class probability ramp (viridis, opaque): a probability map reads as one, and is not
 #: mistaken for the noise map's yellow → red.
@@ -181,7 +191,8 @@ def embed_style(gpkg: str | os.PathLike, qml: str, layer: str | None = None) -> 
         "description": "geonoise default style",
         "owner": "",
         "ui": "",
-        "update_time": pd.Timestamp.now(tz="UTC"),
+        # the time GDAL stamps the GeoPackage with (OGR_CURRENT_DATE makes both reproducible)
+        "update_time": pd.Timestamp(pyogrio.get_gdal_config_option("OGR_CURRENT_DATE") or "now"),
     }
     pyogrio.write_dataframe(
         pd.DataFrame([row]), gpkg, layer=STYLES_TABLE, driver="GPKG",
@@ -287,8 +298,8 @@ def _pseudocolour_qml(ramp: Sequence[tuple[float, tuple[int, int, int], int]], b
     """QML of one band as an interpolated colour ramp over 0..1 (``(value, RGB, alpha)`` stops)."""
     items = "".join(
         f'          <item value="{value:g}" color="{_hex(rgb)}" alpha="{alpha}" '
-        f'label="{value:g}"/>\n'
-        for value, rgb, alpha in ramp
+        f'label="{_stop_label(ramp, i)}"/>\n'
+        for i, (value, rgb, alpha) in enumerate(ramp)
     )
     renderer = (
         f'    <rasterrenderer type="singlebandpseudocolor" band="{band}" opacity="1" '
@@ -304,6 +315,16 @@ def _pseudocolour_qml(ramp: Sequence[tuple[float, tuple[int, int, int], int]], b
         "    </rasterrenderer>\n"
     )
     return _root(_pipe(renderer))
+
+
+def _stop_label(ramp: Sequence[tuple[float, tuple[int, int, int], int]], i: int) -> str:
+    """The legend label of stop ``i``: its value, or "below X" for the transparent stop
+    just under the first drawn one."""
+    value, _, alpha = ramp[i]
+    after = ramp[i + 1] if i + 1 < len(ramp) else None
+    if value > 0 and alpha == 0 and after is not None and after[2] > 0:
+        return f"below {after[0]:g}: transparent"
+    return f"{value:g}"
 
 
 def classes_qml(class_names: Sequence[str], class_values: Sequence[int] | None = None) -> str:
@@ -385,19 +406,28 @@ def _polygon_renderer(kind: str, attributes: str, classes: str, symbols: Sequenc
 
 def kinds_qml(field: str = "kind") -> str:
     """QML of a noise polygon layer: one semi-transparent fill per kind, no labels."""
-    categories = "".join(
-        f'      <category value="{kind}" symbol="{index}" label={quoteattr(label)} '
+    return categories_qml(field, KIND_COLOURS)
+
+
+def categories_qml(
+    field: str,
+    categories: dict[str, tuple[tuple[int, int, int, int], tuple[int, int, int], str]],
+) -> str:
+    """QML of a polygon layer categorized by the text ``field``: ``categories`` maps each
+    value to its (fill RGBA, outline RGB, legend label)."""
+    entries = "".join(
+        f'      <category value={quoteattr(value)} symbol="{index}" label={quoteattr(label)} '
         'render="true" type="string"/>\n'
-        for index, (kind, (_, _, label)) in enumerate(KIND_COLOURS.items())
+        for index, (value, (_, _, label)) in enumerate(categories.items())
     )
     symbols = [
         _fill_symbol(index, fill, outline)
-        for index, (fill, outline, _) in enumerate(KIND_COLOURS.values())
+        for index, (fill, outline, _) in enumerate(categories.values())
     ]
     return _polygon_renderer(
         "categorizedSymbol",
         f" attr={quoteattr(field)}",
-        f"    <categories>\n{categories}    </categories>\n",
+        f"    <categories>\n{entries}    </categories>\n",
         symbols,
     )
 
@@ -452,5 +482,10 @@ def quantile_ranges(scores: Sequence[float], classes: int) -> list[tuple[float, 
 
 def tiles_qml() -> str:
     """QML of a tile index (``tiles.gpkg``): footprints as thin outlines, no fill."""
-    symbol = _fill_symbol(0, (*TILE_OUTLINE, 0), TILE_OUTLINE, 0.3)
+    return outline_qml(TILE_OUTLINE, 0.3)
+
+
+def outline_qml(colour: tuple[int, int, int], width: float = 0.4) -> str:
+    """QML of a polygon layer drawn as ``colour`` outlines ``width`` mm wide, no fill."""
+    symbol = _fill_symbol(0, (*colour, 0), colour, width)
     return _polygon_renderer("singleSymbol", "", "", [symbol])

@@ -15,7 +15,7 @@ from typing import Any
 
 from geonoise import __version__
 from geonoise.contracts import IGNORE
-from geonoise.io import atomic_output, write_json, write_raster, write_vector
+from geonoise.io import atomic_output, styles, write_json, write_raster, write_vector
 from geonoise.synth import Synthesis, config_dict, synth_command
 
 #: File names inside the output directory, by role.
@@ -28,6 +28,10 @@ FILES = {
     "noise_truth": "noise_truth.tif",
     "noise_objects": "noise_objects.gpkg",
     "metadata": "synth.json",
+    # QGIS styles of the rasters (the GeoPackages hold theirs inside)
+    "labels_clean_style": "labels_clean.qml",
+    "labels_noisy_style": "labels_noisy.qml",
+    "noise_truth_style": "noise_truth.qml",
 }
 #: Label rasters are always lossless, whatever ``--co`` asks of the scene image.
 LABEL_OPTIONS = {"COMPRESS": "DEFLATE"}
@@ -56,12 +60,40 @@ def write_synthesis(
         tmp.mkdir()
         _write_rasters(result, tmp, dict(creation_options or {}))
         with _fixed_timestamps():
-            write_vector(result.clean, tmp / FILES["labels_clean_vector"], layer="labels")
-            write_vector(result.noisy, tmp / FILES["labels_noisy_vector"], layer="labels")
-            write_vector(result.changes, tmp / FILES["noise_objects"], layer="noise_objects")
+            labels = styles.outline_qml(LABEL_OUTLINE, 0.5)
+            write_vector(result.clean, tmp / FILES["labels_clean_vector"], "labels", labels)
+            write_vector(result.noisy, tmp / FILES["labels_noisy_vector"], "labels", labels)
+            write_vector(
+                result.changes,
+                tmp / FILES["noise_objects"],
+                "noise_objects",
+                styles.categories_qml("kind", noise_object_colours()),
+            )
         metadata = synth_metadata(result, str(final), creation_options)
         write_json(tmp / FILES["metadata"], metadata)
     return {key: final / name for key, name in FILES.items()}
+
+
+#: Label outlines in QGIS, as in detect's quicklook: cyan is off the noise ramp.
+LABEL_OUTLINE = (0, 200, 220)
+
+
+def noise_object_colours() -> dict[
+    str, tuple[tuple[int, int, int, int], tuple[int, int, int], str]
+]:
+    """The QGIS colours of the generated noise kinds: those :mod:`geonoise.vectorize` finds
+    them as (an outline moved is a boundary, a class flipped a class change)."""
+    kinds = styles.KIND_COLOURS
+    moved = {
+        kind: (*kinds["boundary"][:2], f"{kind} (outline moved)")
+        for kind in ("shift", "dilate", "erode", "elastic")
+    }
+    return {
+        "missing": kinds["missing"],
+        "spurious": kinds["spurious"],
+        **moved,
+        "flip": (*kinds["class_change"][:2], "flip (class changed)"),
+    }
 
 
 @contextlib.contextmanager
@@ -104,6 +136,7 @@ def _write_rasters(result: Synthesis, directory: Path, scene_options: dict[str, 
             descriptions=[text],
             tags={"CLASSES": classes, "IGNORE": str(IGNORE)},
         )
+        styles.raster_style(directory / FILES[key], "classes", result.class_names)
     write_raster(
         directory / FILES["noise_truth"],
         result.truth,
@@ -111,6 +144,7 @@ def _write_rasters(result: Synthesis, directory: Path, scene_options: dict[str, 
         creation_options=LABEL_OPTIONS,
         descriptions=["label noise (1 = noisy label differs from clean)"],
     )
+    styles.raster_style(directory / FILES["noise_truth"], "classes", ["clean", "noisy"])
 
 
 def synth_metadata(

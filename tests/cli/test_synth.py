@@ -26,6 +26,9 @@ FILES = (
     "noise_truth.tif",
     "noise_objects.gpkg",
     "synth.json",
+    "labels_clean.qml",
+    "labels_noisy.qml",
+    "noise_truth.qml",
 )
 
 
@@ -102,7 +105,7 @@ def test_synth_json_regenerates_the_same_files(written, tmp_path):
     again = tmp_path / "again"
     args[args.index("-o") + 1] = str(again)
     assert run(*args[2:]).exit_code == 0
-    for name in FILES[:-1]:
+    for name in (n for n in FILES if n != "synth.json"):  # synth.json names its folder
         assert (again / name).read_bytes() == (out / name).read_bytes(), name
 
 
@@ -185,3 +188,17 @@ def test_help_has_an_example_and_the_styles():
     assert result.exit_code == 0
     for text in ("Example:", "temperate", "arid", "tropical", "lossless"):
         assert text in result.output
+
+
+def test_every_layer_opens_styled(written):
+    """Rasters have a .qml beside them, GeoPackages hold theirs, every noise kind has a colour."""
+    from geonoise.io.styles import embedded_style
+    from geonoise.synth.noise import NOISE_KINDS
+
+    out, _ = written
+    for name in ("labels_clean", "labels_noisy", "noise_truth"):
+        assert "paletted" in (out / f"{name}.qml").read_text()
+    for name in ("labels_clean", "labels_noisy"):
+        assert 'type="singleSymbol"' in embedded_style(out / f"{name}.gpkg", "labels")
+    kinds = embedded_style(out / "noise_objects.gpkg", "noise_objects")
+    assert all(f'value="{kind}"' in kinds for kind in NOISE_KINDS)

@@ -217,3 +217,17 @@ def test_tile_index_style_is_outlines_only():
     assert renderer.get("type") == "singleSymbol"
     options = fill(renderer.find("symbols/symbol"))
     assert options["style"] == "no" and options["outline_style"] == "solid"
+
+
+def test_noise_ramp_is_clear_below_the_threshold_and_kinds_stand_apart_from_it():
+    """Middling scores lay no haze over the scene; no kind's fill passes for a ramp colour."""
+    from geonoise.io.styles import KIND_COLOURS, SCORE_RAMP, score_ramp
+
+    assert all(alpha == 0 for value, _, alpha in SCORE_RAMP if value < 0.5)
+    assert next(v for v, _, a in score_ramp(0.7) if a > 0) == 0.7
+    drawn = np.array([rgb for value, rgb, _ in SCORE_RAMP if value >= 0.5], float)
+    between = (drawn[:-1] + drawn[1:]) / 2
+    ramp = np.vstack([drawn, between])
+    for kind, (fill, _, _) in KIND_COLOURS.items():
+        distance = np.linalg.norm(ramp - np.array(fill[:3]), axis=1).min()
+        assert distance > 80, (kind, distance)  # spurious vermilion was 51 from orange
