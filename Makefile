@@ -13,7 +13,7 @@ DEMO_STEPS ?= 300
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.geonoise-installed
 
-.PHONY: demo test lint format sample-data bench-tile bench-quality bench-real clean
+.PHONY: demo test lint format sample-data docs-figure bench-tile bench-quality bench-real clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -59,21 +59,32 @@ demo: $(STAMP)
 		--polygons $(DEMO_OUT)/noise_polygons.gpkg --tiles $(DEMO_OUT)/tiles_target \
 		--plot $(DEMO_OUT)/pr.png
 	@echo
-	@echo "Demo outputs (open them in QGIS):"
-	@echo "  $(DEMO_OUT)/synth/                a generated scene with clean and noisy labels and the noise truth"
-	@echo "  $(DEMO_OUT)/tiles_source/tiles.gpkg  tiles of the clean source scene (raster labels)"
-	@echo "  $(DEMO_OUT)/tiles_target/tiles.gpkg  tiles of the noisy target scene (vector labels burned)"
+	@echo "Demo outputs: each layer opens styled in QGIS (a .qml beside each raster and the"
+	@echo "vector formats other than GeoPackage; GeoPackages hold their style inside):"
+	@echo "  $(DEMO_OUT)/synth/                a generated scene: labels (outlines), noise truth and objects (by kind)"
+	@echo "  $(DEMO_OUT)/tiles_source/tiles.gpkg  tile index of the clean source scene (outlines)"
+	@echo "  $(DEMO_OUT)/tiles_target/tiles.gpkg  tile index of the noisy target scene (vector labels burned)"
+	@echo "  $(DEMO_OUT)/config.yaml            the reference training config (geonoise train-teacher --print-config)"
 	@echo "  $(DEMO_OUT)/teacher.ckpt, teacher.curves.png  the teacher (clean source labels) and its learning curves"
 	@echo "  $(DEMO_OUT)/student.ckpt, student.curves.png  the student (noisy target labels, guided by the teacher)"
 	@echo "  $(DEMO_OUT)/student.onnx           the student exported to ONNX (what detect ran)"
-	@echo "  $(DEMO_OUT)/noise.tif, noise.classes.tif, noise.quicklook.png  the noise map of the target scene"
-	@echo "  $(DEMO_OUT)/noise_polygons.gpkg    suspect regions (missing / spurious / boundary), styled for QGIS"
-	@echo "  $(DEMO_OUT)/ranking/ranking.csv, ranking.gpkg  target tiles from least to most noisy"
+	@echo "  $(DEMO_OUT)/noise.tif              noise score, orange to red from 0.5 (style noise.qml)"
+	@echo "  $(DEMO_OUT)/noise.classes.tif      given label and predicted class (style noise.classes.qml)"
+	@echo "  $(DEMO_OUT)/noise.quicklook.png    the scene, label outlines and suspects at a glance"
+	@echo "  $(DEMO_OUT)/noise_polygons.gpkg    suspect regions coloured by kind (missing / spurious / boundary / ...)"
+	@echo "  $(DEMO_OUT)/ranking/ranking.csv, ranking.gpkg  target tiles from least to most noisy (graduated by score)"
+	@echo "  $(DEMO_OUT)/ranking/noise/         a noise map per tile (styled as noise.tif)"
 	@echo "  $(DEMO_OUT)/pr.png                 precision-recall of the noise map against the truth (table above)"
-	@echo "The truth of the noise: sample_data/target/noise_truth.tif and noise_objects.gpkg."
+	@echo "Open them with the scene: sample_data/target/scene.tif. The truth of the noise:"
+	@echo "sample_data/target/noise_truth.tif and noise_objects.gpkg. docs/qgis_demo.png shows them in QGIS."
 
 sample-data: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash sample_data/regenerate.sh
+
+# The README's picture of the demo in QGIS (needs `make demo` first and Debian's qgis, python3-qgis).
+docs-figure:
+	@test -d $(DEMO_OUT) || (echo "run make demo first"; exit 1)
+	QT_QPA_PLATFORM=offscreen /usr/bin/python3 docs/qgis_render.py docs/qgis_demo.json
 
 # Detection quality against the baselines (cleanlab included): tens of minutes on a laptop CPU.
 bench-quality: $(STAMP)

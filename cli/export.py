@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import json_opt, output_opt, overwrite_opt, verbosity
+from .options import echo_outputs, json_opt, output_opt, overwrite_opt, verbosity
 
 
 @click.command(short_help="Export a model file to ONNX for fast CPU inference.")
@@ -66,4 +66,5 @@ def export(
             f"on batches {result.sizes_checked} (N, H, W)",
             err=True,
         )
+    echo_outputs(ctx, [(result.output, f"ONNX model ({result.size / 1e6:.1f} MB) for detect")])
     click.echo(result.output)

@@ -10,6 +10,7 @@ import click
 from .options import (
     FiniteFloatRange,
     creation_options_opt,
+    echo_outputs,
     json_opt,
     output_opt,
     overwrite_opt,
@@ -181,6 +182,21 @@ def synth(
         click.echo(output)
     if verbosity(ctx) >= 0 and not as_json:
         click.echo(_describe(summary, time.perf_counter() - started), err=True)
+        listed = [(path, WHAT[key]) for key, path in files.items() if key in WHAT]  # not styles
+        echo_outputs(ctx, listed)
+
+
+#: What each file of ``synth`` holds, for the list of outputs.
+WHAT = {
+    "scene": "the scene (RGB)",
+    "labels_clean": "clean labels",
+    "labels_clean_vector": "clean labels as polygons",
+    "labels_noisy": "noisy labels",
+    "labels_noisy_vector": "noisy labels as polygons",
+    "noise_truth": "where the noisy labels differ from the clean ones",
+    "noise_objects": "the changed objects, by noise kind",
+    "metadata": "parameters and the command that regenerates it",
+}
 
 
 def _describe(summary: dict, seconds: float) -> str:

@@ -8,6 +8,7 @@ import click
 
 from .options import (
     FiniteFloatRange,
+    echo_outputs,
     jobs_opt,
     jobs_or_cpus,
     json_opt,
@@ -158,4 +159,5 @@ def vectorize(
             f"{f' ({kinds})' if kinds else ''}",
             err=True,
         )
+    echo_outputs(ctx, [(summary.output, "suspect regions with kind, area and scores")])
     click.echo(summary.output)

@@ -178,3 +178,21 @@ def _json_documents(text: str) -> list[str]:
         documents.append(text[position:end])
         position = end
     return documents
+
+
+def test_the_summary_lists_every_output_with_its_style(tmp_path, model_file):
+    scene, labels = scene_with_labels(tmp_path, 48, 40)[:2]
+    out = tmp_path / "noise.tif"
+    result = run("detect", scene, "-l", labels, "-m", model_file, "-o", out, "--probabilities")
+    assert result.exit_code == 0, result.output
+    listed = result.stderr[result.stderr.index("wrote:") :].splitlines()[1:]
+    assert [line.split()[0] for line in listed] == [
+        str(out),
+        str(tmp_path / "noise.classes.tif"),
+        str(tmp_path / "noise.probs.tif"),
+        str(tmp_path / "noise.quicklook.png"),
+    ]
+    assert "(style noise.qml)" in listed[0] and "(style noise.probs.qml)" in listed[2]
+    assert result.stdout.strip() == str(out)  # scripts still read one path
+    quiet = run("-q", "detect", scene, "-l", labels, "-m", model_file, "-o", out, "--overwrite")
+    assert quiet.exit_code == 0 and quiet.stderr == ""

@@ -27,20 +27,6 @@ SIXTEEN_CPUS = (
 )
 
 
-@pytest.fixture(scope="module")
-def tiles(tmp_path_factory) -> Path:
-    """Four 64-pixel tiles of a small clean scene."""
-    root = tmp_path_factory.mktemp("tiles")
-    assert run_cli("synth", "-o", root / "s", "--size", 128, 128, "--seed", 3).exit_code == 0
-    out = root / "tiles"
-    result = run_cli(
-        "-q", "tile", root / "s" / "scene.tif", "-l", root / "s" / "labels_clean.tif",
-        "-o", out, "--size", 64, "--overlap", 0,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    return out
-
-
 def geonoise(*args: object) -> subprocess.CompletedProcess:
     """Run geonoise in a fresh process (warnings and log handlers as a user's shell has them)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

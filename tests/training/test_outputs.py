@@ -17,19 +17,6 @@ from geonoise.training import run as training_run
 from tests.conftest import run_cli
 
 
-@pytest.fixture(scope="module")
-def tiles(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tiles")
-    assert run_cli("synth", "-o", root / "s", "--size", 128, 128, "--seed", 3).exit_code == 0
-    out = root / "tiles"
-    result = run_cli(
-        "-q", "tile", root / "s" / "scene.tif", "-l", root / "s" / "labels_clean.tif",
-        "-o", out, "--size", 64, "--overlap", 0,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    return out
-
-
 @pytest.fixture
 def earlier_run(tmp_path: Path) -> dict[str, bytes]:
     """The outputs of an earlier run of ``t.ckpt``, as their bytes."""
