@@ -118,7 +118,11 @@ def test_every_output_opens_in_qgis_valid_styled_and_renders(tmp_path):
     spec.write_text(json.dumps({"layers": layers}))
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path)}
     done = subprocess.run(
-        [SYSTEM_PYTHON, str(RENDER), str(spec)], capture_output=True, text=True, env=env, timeout=300
+        [SYSTEM_PYTHON, str(RENDER), str(spec)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
