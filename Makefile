@@ -76,7 +76,7 @@ demo: $(STAMP)
 	@echo "  $(DEMO_OUT)/ranking/noise/         a noise map per tile (styled as noise.tif)"
 	@echo "  $(DEMO_OUT)/pr.png                 precision-recall of the noise map against the truth (table above)"
 	@echo "Open them with the scene: sample_data/target/scene.tif. The truth of the noise:"
-	@echo "sample_data/target/noise_truth.tif and noise_objects.gpkg. docs/qgis_demo.png shows them in QGIS."
+	@echo "sample_data/target/noise_truth.tif and noise_objects.gpkg. docs/qgis_demo.jpg shows them in QGIS."
 
 sample-data: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash sample_data/regenerate.sh

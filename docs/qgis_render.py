@@ -7,7 +7,7 @@ Usage (Debian: ``apt-get install qgis python3-qgis``; no display needed)::
 SPEC is a JSON object: ``layers`` is a list of ``{"path": …, "name": …, "type":
 "raster"|"vector", "layer": <GeoPackage layer name, optional>}``, drawn with
 the first on top; ``each`` (default true) renders every layer alone at 256 px
-and reports it; ``picture`` (optional) is ``{"path": PNG, "width": px,
+and reports it; ``picture`` (optional) is ``{"path": PNG or JPEG, "width": px,
 "layers": [names, top first], "title": str}`` rendered together over the
 extent of the last of those layers. Each layer is opened with its default style
 (``<name>.qml`` beside it, or a GeoPackage's ``layer_styles`` row), as QGIS
@@ -133,7 +133,7 @@ def picture(spec: dict, layers: dict) -> list[str]:
         painter.setPen(QColor(0, 0, 0))
         painter.drawText(40, y + 12, label)
     painter.end()
-    image.save(spec["path"], "PNG")
+    image.save(spec["path"], None, spec.get("quality", 85))  # format from the suffix
     return errors
 
 
