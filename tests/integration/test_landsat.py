@@ -94,7 +94,7 @@ def test_vectorize_puts_polygons_on_the_scene_in_its_crs(landsat):
     polygons = folder / "suspects.gpkg"
     result = run("-q", "vectorize", noise, "-o", polygons, "--threshold", threshold)
     assert result.exit_code == 0, result.output
-    layer = pyogrio.read_dataframe(polygons)
+    layer = pyogrio.read_dataframe(polygons, layer="noise")
     assert layer.crs.to_epsg() == 31985 and len(layer) > 0
     assert shapely.contains(bounds, layer.geometry.values).all()
     assert shapely.is_valid(layer.geometry.values).all()
