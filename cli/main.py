@@ -15,7 +15,7 @@ import click
 from geonoise import __version__
 from geonoise.errors import GeonoiseError, Interrupted
 
-from . import detect, evaluate, export, synth, tile, train, vectorize
+from . import detect, evaluate, export, fix, synth, tile, train, vectorize
 from .options import verbosity, verbosity_options
 
 logger = logging.getLogger("geonoise")
@@ -154,3 +154,4 @@ cli.add_command(vectorize.vectorize)
 cli.add_command(train.train_teacher)
 cli.add_command(train.train_student)
 cli.add_command(evaluate.evaluate)
+cli.add_command(fix.fix)

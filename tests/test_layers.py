@@ -26,6 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "vectorize": {"foundation", "io"},
     "evaluation": {"foundation", "io", "data", "detection"},
     "synth": {"foundation", "io"},
+    "fixing": {"foundation", "io", "data", "vectorize"},
 }
 
 

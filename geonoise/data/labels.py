@@ -267,14 +267,21 @@ def _prepare_features(
     features = features[features.geometry.notna() & ~features.geometry.is_empty]
     if features.empty:
         raise NoOverlapError(f"{path} has no features to burn")
-    classes = _class_values(features, path, class_field)
+    classes = feature_class_values(features, path, class_field)
     with reprojecting(path, features.crs, scene.crs):
         features = features.assign(_class=classes)[["_class", "geometry"]].to_crs(scene.crs)
     _require_overlap(tuple(features.total_bounds), scene, path)
     return features
 
 
-def _class_values(features: gpd.GeoDataFrame, path: str, class_field: str | None) -> np.ndarray:
+def feature_class_values(
+    features: gpd.GeoDataFrame, path: str, class_field: str | None
+) -> np.ndarray:
+    """The class id of each feature of vector labels: ``class_field``, or 1 without one.
+
+    Raises:
+        InvalidInputError: the field is missing or holds other than whole ids 0..254.
+    """
     if class_field is None:
         return np.ones(len(features), np.uint8)
     if class_field not in features.columns:

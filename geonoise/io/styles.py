@@ -489,3 +489,26 @@ def outline_qml(colour: tuple[int, int, int], width: float = 0.4) -> str:
     """QML of a polygon layer drawn as ``colour`` outlines ``width`` mm wide, no fill."""
     symbol = _fill_symbol(0, (*colour, 0), colour, width)
     return _polygon_renderer("singleSymbol", "", "", [symbol])
+
+
+#: Review statuses of ``geonoise fix`` → (outline RGB, legend word).
+STATUS_OUTLINES: dict[str, tuple[tuple[int, int, int], str]] = {
+    "proposed": ((40, 40, 40), "proposed"),
+    "accepted": ((0, 170, 60), "accepted"),
+    "rejected": ((215, 25, 28), "rejected"),
+}
+
+
+def review_qml(kinds: Sequence[str] = ("missing", "spurious", "boundary", "class_change")) -> str:
+    """QML of the review layer of ``geonoise fix``: filled by kind (as the noise polygons),
+    outlined by status (dark: proposed, green: accepted, red: rejected).
+
+    Categorized by the expression ``kind || ' ' || lower(status)``, so a status typed in
+    any case draws alike; other values are not drawn.
+    """
+    categories = {
+        f"{kind} {status}": (KIND_COLOURS[kind][0], outline, f"{kind}, {word}")
+        for status, (outline, word) in STATUS_OUTLINES.items()
+        for kind in kinds
+    }
+    return categories_qml('"kind" || \' \' || lower("status")', categories)

@@ -59,13 +59,13 @@ def read_vector(path: str | os.PathLike, layer: str | None = None) -> gpd.GeoDat
         if Path(path).suffix.lower() in (".parquet", ".geoparquet"):
             return gpd.read_parquet(path)
         if layer is None:
-            layer = _data_layer(path)
+            layer = data_layer(path)
         return gpd.read_file(path, layer=layer, engine="pyogrio")
     except Exception as exc:  # pyogrio, fiona and arrow raise many types for a bad file
         raise ReadError(f"cannot read {path} as a vector layer: {first_line(exc)}") from exc
 
 
-def _data_layer(path: str | os.PathLike) -> str | None:
+def data_layer(path: str | os.PathLike) -> str | None:
     """The only layer of a GeoPackage besides :data:`~geonoise.io.styles.STYLES_TABLE`;
     None where that does not name one (another format, several data layers)."""
     if not styles.embeds_style(path):

@@ -20,6 +20,7 @@ COMMANDS = (
     "detect",
     "vectorize",
     "evaluate",
+    "fix",
 )
 
 
