@@ -55,6 +55,8 @@ demo: $(STAMP)
 		-o $(DEMO_OUT)/ranking
 	$(VENV)/bin/geonoise vectorize $(DEMO_OUT)/noise.tif -o $(DEMO_OUT)/noise_polygons.gpkg \
 		--min-area 2 --simplify 0.5
+	$(VENV)/bin/geonoise fix sample_data/target/labels_noisy.gpkg --noise $(DEMO_OUT)/noise.tif \
+		--class-field class -o $(DEMO_OUT)/labels_fixed.gpkg
 	$(VENV)/bin/geonoise evaluate $(DEMO_OUT)/noise.tif --truth sample_data/target/noise_truth.tif \
 		--polygons $(DEMO_OUT)/noise_polygons.gpkg --tiles $(DEMO_OUT)/tiles_target \
 		--plot $(DEMO_OUT)/pr.png
@@ -72,6 +74,10 @@ demo: $(STAMP)
 	@echo "  $(DEMO_OUT)/noise.classes.tif      given label and predicted class (style noise.classes.qml)"
 	@echo "  $(DEMO_OUT)/noise.quicklook.png    the scene, label outlines and suspects at a glance"
 	@echo "  $(DEMO_OUT)/noise_polygons.gpkg    suspect regions coloured by kind (missing / spurious / boundary / ...)"
+	@echo "  $(DEMO_OUT)/labels_fixed.gpkg      the target's labels with the confident changes applied"
+	@echo "  $(DEMO_OUT)/labels_fixed.review.gpkg  one feature per change, status=proposed: accept or reject in QGIS,"
+	@echo "                                    then: geonoise fix sample_data/target/labels_noisy.gpkg --class-field class \\"
+	@echo "                                      --apply $(DEMO_OUT)/labels_fixed.review.gpkg -o reviewed.gpkg"
 	@echo "  $(DEMO_OUT)/ranking/ranking.csv, ranking.gpkg  target tiles from least to most noisy (graduated by score)"
 	@echo "  $(DEMO_OUT)/ranking/noise/         a noise map per tile (styled as noise.tif)"
 	@echo "  $(DEMO_OUT)/pr.png                 precision-recall of the noise map against the truth (table above)"

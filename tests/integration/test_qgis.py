@@ -56,6 +56,7 @@ VECTORS = {
     "polygons_shp": "categorizedSymbol",
     "polygons_geojson": "categorizedSymbol",
     "ranking": "graduatedSymbol",
+    "review": "categorizedSymbol",
     "tiles": "singleSymbol",
     "synth_label_layer": "singleSymbol",
     "synth_noise_objects": "categorizedSymbol",
@@ -81,6 +82,7 @@ def _outputs(tmp: Path) -> list[dict]:
     detect_scene(str(scene), str(labels), PixelModel(), outputs, options)
     for suffix in ("gpkg", "fgb", "shp", "geojson"):
         _cli("vectorize", outputs.noise, "-o", tmp / f"polygons.{suffix}")
+    _cli("fix", labels, "--noise", outputs.noise, "-o", tmp / "fixed.tif")
     _cli("tile", scene, "-l", labels, "-o", tmp / "tiles", "--size", 32)
     from geonoise.data.datasets import open_tiles
     from geonoise.detection.tiles import RankOptions, rank_tiles
@@ -106,6 +108,7 @@ def _outputs(tmp: Path) -> list[dict]:
         vector("polygons_shp", tmp / "polygons.shp"),
         vector("polygons_geojson", tmp / "polygons.geojson"),
         vector("ranking", tmp / "rank" / "ranking.gpkg", "tiles"),
+        vector("review", tmp / "fixed.review.gpkg", "review"),
         vector("tiles", tmp / "tiles" / "tiles.gpkg", "tiles"),
         vector("synth_label_layer", tmp / "synth" / "labels_noisy.gpkg", "labels"),
         vector("synth_noise_objects", tmp / "synth" / "noise_objects.gpkg", "noise_objects"),
@@ -144,3 +147,4 @@ def test_every_output_opens_in_qgis_valid_styled_and_renders(tmp_path):
         assert report[name]["features"] == 2, name
     assert {"kind", "area", "mean_score", "max_score"} <= set(report["polygons_gpkg"]["fields"])
     assert report["ranking"]["features"] == 9
+    assert report["review"]["features"] == 2  # the missing and the spurious building
