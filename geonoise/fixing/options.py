@@ -35,7 +35,7 @@ class FixOptions:
 
     threshold: float = SUSPECT_THRESHOLD
     min_score_missing: float = 0.8
-    min_score_spurious: float = 0.9
+    min_score_spurious: float = 0.95
     min_score_boundary: float = 0.85
     min_score_class_change: float = 0.9
     min_area: float = 0.0
