@@ -330,8 +330,16 @@ def _run(
 def _echo_summary(ctx: click.Context, result: TrainResult) -> None:
     """Per model: its steps, split and best validation scores; then what was written."""
     outputs: list[tuple[str | None, str]] = []
-    for model in result.models:
+    lineages = result.rounds or [{}] * len(result.models)
+    for model, lineage in zip(result.models, lineages, strict=True):
         click.echo(f"{model.model_file}: {model.steps_run} steps; {model.split}", err=True)
+        if "labels_changed" in lineage:
+            click.echo(
+                f"round {lineage['round']}: {lineage['labels_changed']:.1%} of the labels "
+                f"rewritten by {lineage['parent']}",
+                err=True,
+            )
+            outputs.append((lineage["tiles"], "the tiles this round trained on (labels rewritten)"))
         click.echo(f"best validation: {_scores(model.metrics)}", err=True)
         outputs += [
             (model.model_file, "model file for detect and export"),
@@ -339,6 +347,7 @@ def _echo_summary(ctx: click.Context, result: TrainResult) -> None:
             (model.run_dir, "run: checkpoints for --resume, metrics.csv"),
         ]
     outputs.append((result.listing, "the fold models, for detect -m @LIST"))
+    outputs.append((result.final, "the last round's model, for detect and export"))
     echo_outputs(ctx, outputs)
 
 
@@ -394,6 +403,30 @@ def train_teacher(ctx: click.Context, tiles: str, output: str, **params: Any) ->
     show_default=True,
     help="λ in λ·distillation + (1−λ)·SCE.",
 )
+@click.option(
+    "--rounds",
+    type=click.IntRange(1),
+    default=TrainConfig.rounds,
+    show_default=True,
+    help="Noisy Student rounds: each round's student is the next round's teacher; writes "
+    "<name>.round1…N and <name> (the last round).",
+)
+@click.option(
+    "--round-threshold",
+    type=FiniteFloatRange(0, 1, min_open=True),
+    default=TrainConfig.round_threshold,
+    show_default=True,
+    help="From round 2: a label the previous round scores at least this noisy "
+    "(1 − p(label)) is confidently wrong.",
+)
+@click.option(
+    "--round-mode",
+    type=click.Choice(["ignore", "relabel"]),
+    default=TrainConfig.round_mode,
+    show_default=True,
+    help="What a round does with a confidently wrong label: not train on it, or train on "
+    "the previous round's prediction instead.",
+)
 @training_options
 @click.pass_context
 def train_student(ctx: click.Context, tiles: str, output: str, teacher: str, **params: Any) -> None:
@@ -409,11 +442,20 @@ def train_student(ctx: click.Context, tiles: str, output: str, teacher: str, **p
       geonoise train-student tiles/ --teacher t.ckpt -o s.ckpt --distill-weight 0.7
       geonoise train-student tiles/ --teacher t.ckpt -o s.ckpt --folds 3
       geonoise detect scene.tif -l labels.tif -m @s.folds.txt -o noise.tif
+      geonoise train-student tiles/ --teacher t.ckpt -o s.ckpt --rounds 3
 
     With --folds K, the tiles are split into K spatially blocked folds and one
     student is trained per fold without that fold's tiles (s.fold1.ckpt …),
     each carrying the region it held out; detect -m @s.folds.txt then scores
     every pixel with the student that never saw its label (out-of-sample
     scores, which confident learning assumes).
+
+    With --rounds N (Noisy Student), round 1 is the student above; round k
+    is taught by round k−1's student and trains on the tiles' labels where
+    round k−1 does not find them confidently wrong (--round-threshold); those
+    are ignored or relabelled with its prediction (--round-mode). Each round
+    writes s.round<k>.ckpt (its meta names its round and parent) and, from
+    round 2, the tiles it trained on, s.round<k>.tiles/; s.ckpt is a copy of
+    the last round. Not with --folds, --resume or --labels-dir.
     """
     _run(ctx, "student", tiles, output, teacher, params)

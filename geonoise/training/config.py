@@ -18,6 +18,8 @@ from geonoise.errors import InvalidInputError
 
 Role = Literal["teacher", "student"]
 Sampler = Literal["windows", "tiles"]
+#: What a Noisy Student round does with a label the previous round finds confidently wrong.
+RoundMode = Literal["ignore", "relabel"]
 
 
 @dataclass
@@ -38,6 +40,9 @@ class TrainConfig:
     sce_alpha: float = 0.5
     sce_beta: float = 0.5
     distill_weight: float = 0.1
+    rounds: int = 1
+    round_threshold: float = 0.9
+    round_mode: RoundMode = "relabel"
     augment: bool = True
     sampler: Sampler = "windows"
     window: int | None = None

@@ -11,6 +11,9 @@ Layout for ``-o teacher.ckpt``::
     teacher.ckpt             the model file detect uses (weights + metadata)
     teacher.curves.png       training and validation curves
     teacher_run/             checkpoints/{best,last}.ckpt for --resume, metrics.csv, logs
+
+Cross-fitting (:func:`fit_folds`) writes one such set per fold, Noisy Student
+rounds (:func:`fit_rounds`) one per round.
 """
 
 from __future__ import annotations
@@ -140,6 +143,7 @@ def fit(
     progress: bool = True,
     tile_ids: list[str] | None = None,
     holdout: dict[str, str] | None = None,
+    lineage: dict[str, Any] | None = None,
 ) -> FitResult | None:
     """Train a teacher or a student and write its model file; None on non-zero DDP ranks.
 
@@ -147,6 +151,8 @@ def fit(
         tile_ids: Train and validate on these tiles only (a cross-fitting fold).
         holdout: The region this model never sees labels of (labels there read as
             ignore), kept in its meta.
+        lineage: Where the model comes from (a Noisy Student round: its round, parent
+            and tiles), kept in its meta's ``training``.
 
     Raises:
         OutputExistsError: the model file or its run directory exists (without
@@ -166,6 +172,8 @@ def fit(
     meta = resumed_meta(last) if resume else build_meta(data.train, config, role)
     if holdout is not None and not resume:
         meta["holdout"] = holdout
+    if lineage is not None and not resume:
+        meta["training"] = {**meta["training"], **lineage}
     task = _task(role, meta, config, teacher, budget)
     earlier = earlier_metrics(work_dir) if resume else None
     try:
@@ -363,6 +371,87 @@ def fit_folds(
     return results
 
 
+def fit_rounds(
+    tiles: str,
+    output: str | os.PathLike,
+    config: TrainConfig,
+    *,
+    teacher: str,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> list[tuple[dict[str, Any], FitResult]] | None:
+    """Noisy Student rounds: round 1 is the student of ``teacher``, round k's teacher is
+    round k−1's student, and from round 2 the labels are those round k−1 cleaned.
+
+    Writes the models of :func:`~geonoise.training.rounds.round_paths`, each
+    naming its round, parent and tiles in its meta, the tile directory of every
+    round from the second (:mod:`geonoise.training.rounds`), and ``output``, a
+    copy of the last round's model.
+
+    Returns:
+        Per round its lineage (round, parent, tiles) and result; None on non-zero DDP ranks.
+
+    Raises:
+        InvalidInputError: TILES is no tile directory.
+        OutputExistsError: an output exists (without ``overwrite``).
+    """
+    import shutil
+
+    from geonoise import io
+    from geonoise.training.rounds import round_paths, round_tiles_path
+
+    read_tile_index(tiles, "TILES")  # a round's tile directory is derived from the index
+    models = round_paths(output, config.rounds)
+    each = [p for m in models for p in (m, curves_path(m), run_dir_for(m))]
+    for path in [output, *each, *(round_tiles_path(m) for m in models[1:])]:
+        io.check_output(path, overwrite)
+    results: list[tuple[dict[str, Any], FitResult]] = []
+    parent = str(teacher)
+    for k, path in enumerate(models, start=1):
+        lineage: dict[str, Any] = {"round": k, "parent": parent, "tiles": str(tiles)}
+        if k > 1:
+            lineage |= _round_tiles(tiles, parent, path, config, overwrite)
+        result = fit(
+            "student",
+            lineage["tiles"],
+            path,
+            config,
+            teacher=parent,
+            overwrite=overwrite,
+            progress=progress,
+            lineage=lineage,
+        )
+        if result is None:
+            return None
+        results.append((lineage, result))
+        parent = str(path)
+    with io.atomic_output(output, overwrite=overwrite) as tmp:
+        shutil.copyfile(models[-1], tmp)
+    return results
+
+
+def _round_tiles(
+    tiles: str, parent: str, model: Path, config: TrainConfig, overwrite: bool
+) -> dict[str, Any]:
+    """Write the tiles the round of ``model`` trains on: ``tiles`` cleaned by ``parent``."""
+    from geonoise.data.datasets import TileDataset
+    from geonoise.models.inference import open_predictor
+    from geonoise.training.rounds import round_tiles_path, write_round_tiles
+
+    path = round_tiles_path(model)
+    device = "cpu" if config.accelerator == "cpu" else "auto"
+    changed = write_round_tiles(
+        TileDataset(tiles),
+        open_predictor(parent, device),
+        path,
+        config.round_threshold,
+        config.round_mode,
+        overwrite=overwrite,
+    )
+    logger.info("%s: %.1f %% of the labels rewritten by %s", path, 100 * changed, parent)
+    return {"tiles": str(path), "labels_changed": changed}
+
+
 def _best_checkpoint(trainer: L.Trainer, data: TrainingData) -> str:
     """The file name of the run's best checkpoint (its last, without validation scores)."""
     callback = trainer.checkpoint_callback
@@ -427,17 +516,24 @@ def _finish(
 
 @dataclass
 class TrainResult:
-    """What a training command wrote: one model, or one per fold and their list file."""
+    """What a training command wrote: one model, one per fold and their list file, or
+    one per Noisy Student round and the last round's copy under the name asked for."""
 
     models: list[FitResult]
     listing: str | None = None
+    #: Per round: its number, parent (teacher file), tiles and share of labels rewritten.
+    rounds: list[dict[str, Any]] | None = None
+    final: str | None = None
 
     @property
     def output(self) -> str:
         """The path a script reads: the model file, or the fold list."""
-        return self.listing or self.models[0].model_file
+        return self.listing or self.final or self.models[0].model_file
 
     def to_dict(self) -> dict[str, Any]:
+        if self.rounds is not None:
+            rounds = [{**r, **m.to_dict()} for r, m in zip(self.rounds, self.models, strict=True)]
+            return {"rounds": rounds, "model_file": self.final}
         if self.listing is None:
             return self.models[0].to_dict()
         return {"folds": [m.to_dict() for m in self.models], "list": self.listing}
@@ -463,6 +559,15 @@ def train(
         InvalidInputError: cross-fitting asked of image folders (they have no footprints).
     """
     common = {"teacher": teacher, "resume": resume, "overwrite": overwrite, "progress": progress}
+    if config.rounds > 1:
+        _check_rounds(role, labels_dir, resume, config)
+        rounds = fit_rounds(
+            tiles, output, config, teacher=str(teacher), overwrite=overwrite, progress=progress
+        )
+        if rounds is None:
+            return None
+        lineages, results = zip(*rounds, strict=True)
+        return TrainResult(list(results), rounds=list(lineages), final=str(output))
     if config.folds > 1:
         if labels_dir is not None:
             raise InvalidInputError("--folds needs a tile directory (footprints), not --labels-dir")
@@ -472,3 +577,25 @@ def train(
         return TrainResult(results, str(fold_paths(output, config.folds)[1]))
     result = fit(role, tiles, output, config, labels_dir=labels_dir, **common)
     return None if result is None else TrainResult([result])
+
+
+def _check_rounds(role: Role, labels_dir: str | None, resume: bool, config: TrainConfig) -> None:
+    """Refuse, before any work, what Noisy Student rounds do not combine with."""
+    refused = [
+        (role != "student", "a teacher", "rounds are the student's"),
+        (labels_dir is not None, "--labels-dir", "make a tile directory with `geonoise tile`"),
+        (
+            config.folds > 1,
+            "--folds",
+            "cross-fit afterwards: train-student on the last round's "
+            "tiles with its teacher and --folds",
+        ),
+        (resume, "--resume", "train the rounds again with --overwrite"),
+        ("ddp" in config.strategy, f"--strategy {config.strategy}", "train them on one device"),
+    ]
+    for found, what, way_out in refused:
+        if found:
+            raise InvalidInputError(
+                f"--rounds {config.rounds} cannot be combined with {what}; {way_out}",
+                option="--rounds",
+            )
