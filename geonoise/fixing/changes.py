@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from geonoise.contracts import IGNORE
+from geonoise.contracts import IGNORE, NODATA
 from geonoise.fixing.options import FIX_KINDS, FixOptions
 from geonoise.vectorize.options import VectorizeOptions
 from geonoise.vectorize.polygonize import EmptyResultError, vectorize
@@ -36,8 +36,6 @@ CHANGE_COLUMNS = (
     "area",
     "pixels",
 )
-#: Noise score nodata of the in-memory maps.
-NODATA = -1.0
 
 
 def find_changes(

@@ -18,6 +18,7 @@ import numpy as np
 
 from geonoise import io
 from geonoise.errors import InvalidInputError
+from geonoise.fixing.changes import CHANGE_COLUMNS
 from geonoise.io import styles
 from geonoise.vectorize.writer import move_into_place
 
@@ -27,18 +28,7 @@ if TYPE_CHECKING:
 #: Layer name in the review GeoPackage.
 LAYER = "review"
 #: Columns of the review layer, in order (geometry last).
-COLUMNS = (
-    "id",
-    "kind",
-    "from_class",
-    "to_class",
-    "mean_score",
-    "max_score",
-    "area",
-    "pixels",
-    "label_feature",
-    "status",
-)
+COLUMNS = ("id", *CHANGE_COLUMNS, "label_feature", "status")
 #: The statuses a user may give a change (any case); only ``accepted`` ones are applied.
 STATUSES = ("proposed", "accepted", "rejected")
 #: Layer metadata keys: the labels' file name, ``raster`` or ``vector``, and their grid or
