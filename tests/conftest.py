@@ -158,3 +158,14 @@ def raw_pixels(batch: int, height: int, width: int, seed: int = 0) -> np.ndarray
     rng = np.random.default_rng(seed)
     noise = rng.standard_normal((batch, BANDS, height, width), dtype=np.float32)
     return MEAN_PX + 2 * STD_PX * noise
+
+
+def one_line_error(result: Result, code: int, *fragments: str) -> None:
+    """``result`` failed with exit ``code``: one ``Error:`` line, its last, naming ``fragments``."""
+    assert result.exit_code == code, result.output
+    errors = [line for line in result.stderr.splitlines() if "Error" in line]
+    assert len(errors) == 1 and errors[0].startswith("Error: "), result.stderr
+    assert result.stderr.rstrip().endswith(errors[0])  # the last line (after any progress bar)
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+    assert "Traceback" not in result.output

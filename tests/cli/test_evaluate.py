@@ -11,7 +11,7 @@ import pytest
 from shapely import box
 
 from geonoise import io
-from tests.conftest import CRS, ORIGIN, RES, write_scene
+from tests.conftest import CRS, ORIGIN, RES, one_line_error, write_scene
 from tests.conftest import run_cli as run
 from tests.evaluation.conftest import write_noise, write_truth
 
@@ -21,14 +21,6 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def entries(path: Path) -> list[str]:
     return sorted(p.name for p in path.iterdir())
-
-
-def one_line_error(result, code: int, *fragments: str) -> None:
-    assert result.exit_code == code, result.output
-    errors = [line for line in result.stderr.splitlines() if "Error" in line]
-    assert len(errors) == 1 and errors[0].startswith("Error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in errors[0], errors[0]
 
 
 def corner_box(col: int, row: int, width: int, height: int):

@@ -7,21 +7,13 @@ import json
 import pytest
 import rasterio
 
-from tests.conftest import run_cli
+from tests.conftest import one_line_error, run_cli
 from tests.fixing.conftest import MISSING, SPURIOUS, set_status, write_building_map
 
 
 @pytest.fixture
 def scene(tmp_path):
     return write_building_map(tmp_path)
-
-
-def one_line_error(result, code: int, *fragments: str) -> None:
-    assert result.exit_code == code, result.output
-    errors = [line for line in result.stderr.splitlines() if "Error" in line]
-    assert len(errors) == 1 and errors[0].startswith("Error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in errors[0], errors[0]
 
 
 def test_propose_then_apply_the_accepted_changes(scene, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 import rasterio
 from shapely import box
 
-from tests.conftest import CRS, LANDSAT, ORIGIN
+from tests.conftest import CRS, LANDSAT, ORIGIN, one_line_error
 from tests.conftest import run_cli as run
 
 
@@ -67,16 +67,6 @@ def test_overwrite_is_required_to_replace(scene_and_labels, tmp_path):
     assert entries(out) == before
     replaced = run("tile", scene, "-l", labels, "-o", out, "--size", 32, "--overwrite")
     assert replaced.exit_code == 0 and entries(out) == ["images", "labels", "tiles.gpkg"]
-
-
-def one_line_error(result, code: int, *fragments: str) -> None:
-    assert result.exit_code == code, result.output
-    errors = [line for line in result.stderr.splitlines() if "Error" in line]
-    assert len(errors) == 1 and errors[0].startswith("Error: "), result.stderr
-    assert result.stderr.rstrip().endswith(errors[0])  # the last line (after any progress bar)
-    for fragment in fragments:
-        assert fragment in errors[0]
-    assert "Traceback" not in result.output
 
 
 def test_scene_without_crs(scene_factory, tmp_path):

@@ -18,7 +18,7 @@ from geonoise.cli import vectorize as vectorize_module
 from geonoise.cli.main import GeonoiseGroup, cli
 from geonoise.io import read_vector
 from geonoise.io.styles import embedded_style
-from tests.conftest import CRS, write_scene
+from tests.conftest import CRS, one_line_error, write_scene
 from tests.vectorize.conftest import known_scene, write_classes, write_noise
 
 
@@ -47,14 +47,6 @@ def noise(tmp_path) -> Path:
     score, label, predicted = known_scene()
     write_classes(tmp_path / "noise.classes.tif", label, predicted)
     return write_noise(tmp_path / "noise.tif", score)
-
-
-def one_line_error(result, code: int, *fragments: str) -> None:
-    assert result.exit_code == code, result.output
-    errors = [line for line in result.stderr.splitlines() if "Error" in line]
-    assert len(errors) == 1 and errors[0].startswith("Error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in errors[0], errors[0]
 
 
 def test_writes_a_styled_geopackage_layer_and_reports(noise, tmp_path):
