@@ -75,6 +75,7 @@ def _outputs(tmp: Path) -> list[dict]:
     data[0, 10:30, 10:40] = 250  # the model sees a building the labels lack: missing
     label = np.zeros((1, height, width), "uint8")
     label[0, 50:70, 50:80] = 1  # the labels hold a building the model does not see: spurious
+    data[0, 50:70, 50:80] = 0  # (with certainty, so that fix proposes to remove it)
     scene = write_scene(tmp / "scene.tif", width, height, data=data)
     labels = write_scene(tmp / "labels.tif", width, height, data=label)
     options = DetectOptions(window=32, overlap=8, quicklook=False, probabilities=True)
