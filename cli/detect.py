@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .options import (
-    FiniteFloatRange,
     creation_options_opt,
     device_opt,
     echo_outputs,
@@ -17,6 +16,7 @@ from .options import (
     output_opt,
     overwrite_opt,
     progress_bar,
+    threshold_opt,
     verbosity,
 )
 
@@ -95,13 +95,7 @@ if TYPE_CHECKING:
     help="Tile mode: how a tile's noise is summed up: mean pixel score, softmin (weighted "
     "towards the worst pixels, as cleanlab), share above --threshold, or 1 − IoU.",
 )
-@click.option(
-    "--threshold",
-    type=FiniteFloatRange(0, 1),
-    default=0.5,
-    show_default=True,
-    help="Tile mode: a pixel counts as noisy from this score up (--tile-score fraction).",
-)
+@threshold_opt("Tile mode: a pixel counts as noisy from this score up (--tile-score fraction).")
 @click.option(
     "--binary-255",
     is_flag=True,

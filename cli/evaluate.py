@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from .options import FiniteFloatRange, json_opt, overwrite_opt, progress_bar, window_size_opt
+from .options import (
+    FiniteFloatRange,
+    json_opt,
+    overwrite_opt,
+    progress_bar,
+    threshold_opt,
+    window_size_opt,
+)
 
 _existing_file = click.Path(exists=True, dir_okay=False, readable=True)
 
@@ -78,13 +85,7 @@ def _png(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
     help="Scene of the tile directory to use where several lie on the noise map's grid "
     "(its path, file name or stem).",
 )
-@click.option(
-    "--threshold",
-    type=FiniteFloatRange(0, 1),
-    default=0.5,
-    show_default=True,
-    help="Operating point reported beside the curves: a pixel is flagged at score ≥ this.",
-)
+@threshold_opt("Operating point reported beside the curves: a pixel is flagged at score ≥ this.")
 @click.option(
     "--plot",
     type=click.Path(dir_okay=False, writable=True),

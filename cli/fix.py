@@ -6,7 +6,14 @@ import json
 
 import click
 
-from .options import FiniteFloatRange, echo_outputs, json_opt, overwrite_opt, verbosity
+from .options import (
+    FiniteFloatRange,
+    echo_outputs,
+    json_opt,
+    overwrite_opt,
+    threshold_opt,
+    verbosity,
+)
 
 
 def _min_score_opt(kind: str, what: str):
@@ -67,13 +74,7 @@ def _min_score_opt(kind: str, what: str):
     help="Apply the changes of this reviewed layer whose status is 'accepted' (any case) "
     "to LABELS, instead of proposing changes.",
 )
-@click.option(
-    "--threshold",
-    type=FiniteFloatRange(0, 1),
-    default=0.5,
-    show_default=True,
-    help="A pixel can change where its noise score is at least this.",
-)
+@threshold_opt("A pixel can change where its noise score is at least this.")
 @_min_score_opt("missing", "a building the label lacks")
 @_min_score_opt("spurious", "a labelled building the model does not see")
 @_min_score_opt("boundary", "a sliver along an outline")

@@ -82,6 +82,20 @@ device_opt = click.option(
 )
 
 
+def threshold_opt(help: str):
+    """``--threshold``: a noise score in [0, 1]; default the suspect threshold that
+    vectorize, fix, evaluate and detect's tile fractions share."""
+    from geonoise.contracts import SUSPECT_THRESHOLD
+
+    return click.option(
+        "--threshold",
+        type=FiniteFloatRange(0, 1),
+        default=SUSPECT_THRESHOLD,
+        show_default=True,
+        help=help,
+    )
+
+
 def jobs_opt(what: str):
     """``--jobs N``: worker processes for ``what``; default (None) means every CPU available."""
     return click.option(

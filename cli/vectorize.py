@@ -14,6 +14,7 @@ from .options import (
     json_opt,
     overwrite_opt,
     progress_bar,
+    threshold_opt,
     verbosity,
     window_size_opt,
 )
@@ -38,13 +39,7 @@ OUTPUT_HELP = (
     metavar="FILE",
     help=OUTPUT_HELP,
 )
-@click.option(
-    "--threshold",
-    type=FiniteFloatRange(0, 1),
-    default=0.5,
-    show_default=True,
-    help="A pixel is suspect where its noise score is at least this.",
-)
+@threshold_opt("A pixel is suspect where its noise score is at least this.")
 @click.option(
     "--min-area",
     type=FiniteFloatRange(min=0),
