@@ -25,6 +25,7 @@ import numpy as np
 
 from geonoise.contracts import IGNORE
 from geonoise.errors import InvalidInputError
+from geonoise.models.inference import label_probability
 
 if TYPE_CHECKING:
     from geonoise.models.checkpoint import ModelMeta
@@ -39,26 +40,6 @@ TILE_SCORES: tuple[str, ...] = ("mean", "softmin", "fraction", "iou")
 TILE_STATISTICS: tuple[str, ...] = ("mean", "softmin", "fraction")
 #: Temperature of the softmin tile score (cleanlab's default for segmentation).
 SOFTMIN_TEMPERATURE = 0.1
-
-
-def label_probability(
-    probs: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None
-) -> np.ndarray:
-    """``p(label)`` per pixel (NaN where the label is ignored or unknown to the model).
-
-    Args:
-        probs: Class probabilities ``(…, K, H, W)``, or weighted sums of them.
-        labels: Class ids ``(…, H, W)``; 255 = ignore.
-        weights: The sums' weights ``(H, W)``, when ``probs`` are sums (blended
-            windows): only the label's class is divided by them.
-    """
-    classes = probs.shape[-3]
-    known = (labels < classes) & (labels != IGNORE)
-    index = np.where(known, labels, 0).astype(np.intp)
-    picked = np.squeeze(np.take_along_axis(probs, np.expand_dims(index, -3), axis=-3), -3)
-    if weights is not None:
-        picked = picked / np.maximum(weights, 1e-12)
-    return np.where(known, picked, np.nan).astype(np.float32, copy=False)
 
 
 def self_confidence(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:

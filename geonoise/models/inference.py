@@ -364,6 +364,30 @@ def predict_windows(predictor: Predictor, images: np.ndarray, tta: bool) -> np.n
     return total
 
 
+def label_probability(
+    probs: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """``p(label)`` per pixel (NaN where the label is ignored or unknown to the model).
+
+    Args:
+        probs: Class probabilities ``(…, K, H, W)``, or weighted sums of them.
+        labels: Class ids ``(…, H, W)``; 255 = ignore.
+        weights: The sums' weights ``(H, W)``, when ``probs`` are sums (blended
+            windows): only the label's class is divided by them.
+    """
+    import numpy as np
+
+    from geonoise.contracts import IGNORE
+
+    classes = probs.shape[-3]
+    known = (labels < classes) & (labels != IGNORE)
+    index = np.where(known, labels, 0).astype(np.intp)
+    picked = np.squeeze(np.take_along_axis(probs, np.expand_dims(index, -3), axis=-3), -3)
+    if weights is not None:
+        picked = picked / np.maximum(weights, 1e-12)
+    return np.where(known, picked, np.nan).astype(np.float32, copy=False)
+
+
 def pad_to_multiple(image: np.ndarray, multiple: int) -> np.ndarray:
     """Pad the bottom and right of ``image (C, H, W)`` up to multiples of ``multiple``.
 

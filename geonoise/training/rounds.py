@@ -26,6 +26,7 @@ from geonoise.contracts import IGNORE
 from geonoise.data.tiledir import INDEX_LAYER, INDEX_NAME
 from geonoise.errors import InvalidInputError
 from geonoise.io.styles import tiles_qml
+from geonoise.models.inference import label_probability
 from geonoise.training.config import RoundMode
 
 if TYPE_CHECKING:
@@ -74,9 +75,7 @@ def rewrite_labels(
     lut = np.full(256, IGNORE, np.intp)
     lut[class_values] = np.arange(len(class_values))
     classes = lut[labels]
-    known = classes != IGNORE
-    p_label = np.take_along_axis(probs, np.where(known, classes, 0)[None], axis=0)[0]
-    wrong = known & (1.0 - p_label >= threshold)
+    wrong = 1.0 - label_probability(probs, classes) >= threshold  # NaN (not known): False
     match mode:
         case "ignore":
             replacement = np.full_like(labels, IGNORE)
