@@ -57,6 +57,15 @@ def _png(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
     "correct when this share of it lies in truth objects.",
 )
 @click.option(
+    "--at-recall",
+    type=click.FloatRange(0, 1),
+    default=0.8,
+    show_default=True,
+    metavar="RECALL",
+    help="Report the best object precision that keeps this object recall, cutting the "
+    "polygons at their mean_score, and that cut-off (for vectorize --min-score).",
+)
+@click.option(
     "--tiles",
     "tile_dir",
     type=click.Path(exists=True, file_okay=False, readable=True),
@@ -111,6 +120,7 @@ def evaluate(
     polygons: str | None,
     truth_objects: str | None,
     min_cover: float,
+    at_recall: float,
     tile_dir: str | None,
     ranking: str | None,
     tile_score: str,
@@ -136,7 +146,9 @@ def evaluate(
     Objects (--polygons): a truth object is found when the polygons cover at
       least --min-cover of its area (recall); a polygon is correct when at
       least --min-cover of its area lies in truth objects (precision).
-      Polygons are reprojected to the truth objects' CRS.
+      Polygons are reprojected to the truth objects' CRS. Where they have a
+      mean_score (vectorize's), the best precision among the cut-offs on it
+      that keep recall at least --at-recall, and that cut-off.
     Tiles (--tiles): for each tile on the noise map's grid, the --tile-score
       of its evaluated pixels (softmin by default; or its --ranking score)
       against their true noise fraction: Kendall's tau-b and Spearman's rho.
@@ -158,6 +170,7 @@ def evaluate(
     options = EvaluateOptions(
         threshold=threshold,
         min_cover=min_cover,
+        at_recall=at_recall,
         bins=bins,
         window_size=window_size,
         tile_scene=tile_scene,
@@ -223,6 +236,17 @@ def _object_lines(objects: dict[str, Any] | None) -> list[str]:
         f"({objects['correct']} of {objects['polygons']} polygons in truth objects)",
         f"  F1                  {_number(objects['f1'])}",
     ]
+    curve = objects.get("by_score")
+    if curve is not None:
+        floor = f"recall ≥ {curve['recall_floor']:g}"
+        if curve["precision_at_recall"] is None:
+            lines.append(f"  precision at {floor}: no cut-off on {curve['score_column']} keeps it")
+        else:
+            lines.append(
+                f"  precision at {floor}  {curve['precision_at_recall']:.4f}  (polygons with "
+                f"{curve['score_column']} ≥ {curve['cutoff_at_recall']:.4g}: vectorize "
+                f"--min-score {curve['cutoff_at_recall']:.4g})"
+            )
     return lines
 
 

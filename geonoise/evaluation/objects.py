@@ -175,3 +175,78 @@ def _groups(keys: np.ndarray, values: np.ndarray) -> list[tuple[str, np.ndarray]
     order = np.argsort(keys, kind="stable")
     names, starts = np.unique(keys[order], return_index=True)
     return list(zip(names.tolist(), np.split(values[order], starts[1:]), strict=True))
+
+
+#: Most cut-offs an object curve is computed at (quantiles of the scores beyond that).
+MAX_CUTOFFS = 200
+
+
+@dataclass(frozen=True)
+class ObjectCurve:
+    """Object precision and recall as the polygons are cut at their score.
+
+    Keeping the polygons whose ``score_column`` is at least ``cutoffs[i]`` gives
+    ``polygons[i]`` polygons with ``precision[i]`` and ``recall[i]`` (as
+    :func:`object_metrics` scores them); cut-offs run from low (every polygon)
+    to high. ``precision_at_recall`` is the best precision among the cut-offs
+    whose recall reaches ``recall_floor``, at ``cutoff_at_recall`` (None where
+    no cut-off reaches it).
+    """
+
+    score_column: str
+    cutoffs: list[float]
+    polygons: list[int]
+    precision: list[float | None]
+    recall: list[float]
+    recall_floor: float
+    precision_at_recall: float | None
+    cutoff_at_recall: float | None
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain values for ``--json``."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def object_curve(
+    polygons: gpd.GeoDataFrame,
+    truth: gpd.GeoDataFrame,
+    score_column: str = "mean_score",
+    min_cover: float = 0.5,
+    recall_floor: float = 0.8,
+    name: str = "the polygons",
+) -> ObjectCurve | None:
+    """Object precision and recall against a cut-off on the polygons' score (see ObjectCurve).
+
+    A polygon's correctness does not depend on the cut-off; an object's cover
+    does, so it is recomputed at each cut-off (the distinct scores, or
+    :data:`MAX_CUTOFFS` quantiles of them). None where the polygons lack
+    ``score_column`` or there are no polygons or truth objects.
+    """
+    if score_column not in polygons or not len(polygons) or not len(truth):
+        return None
+    polygons = _areal(_to_crs_of(polygons, truth, name))
+    truth = _areal(truth)
+    scores = polygons[score_column].to_numpy(float)
+    cutoffs = np.unique(scores[np.isfinite(scores)])
+    if len(cutoffs) > MAX_CUTOFFS:
+        cutoffs = np.unique(np.quantile(cutoffs, np.linspace(0, 1, MAX_CUTOFFS)))
+    objects, shapes = truth.geometry.to_numpy(), polygons.geometry.to_numpy()
+    correct = covered_share(shapes, objects) >= min_cover
+    kept_counts, precision, recall = [], [], []
+    for cutoff in cutoffs:
+        kept = scores >= cutoff
+        kept_counts.append(int(kept.sum()))
+        precision.append(float(correct[kept].mean()) if kept.any() else None)
+        recall.append(float((covered_share(objects, shapes[kept]) >= min_cover).mean()))
+    reaching = [i for i, r in enumerate(recall) if r >= recall_floor and precision[i] is not None]
+    best = max(reaching, key=lambda i: (precision[i], cutoffs[i]), default=None)
+    return ObjectCurve(
+        score_column=score_column,
+        cutoffs=cutoffs.tolist(),
+        polygons=kept_counts,
+        precision=precision,
+        recall=recall,
+        recall_floor=recall_floor,
+        precision_at_recall=None if best is None else precision[best],
+        cutoff_at_recall=None if best is None else float(cutoffs[best]),
+    )

@@ -29,6 +29,8 @@ class EvaluateOptions:
         threshold: Operating point: a pixel is flagged where its score is ≥ this.
         min_cover: Share of a truth object (polygon) that must be covered for it
             to count as found (correct).
+        at_recall: The object recall at which the best precision over cut-offs on
+            the polygons' ``mean_score`` is reported (``vectorize --min-score``).
         bins: Histogram bins on [0, 1] for AP, AUROC and best F1.
         window_size: Edge of the blocks read at a time.
         tile_scene: Which scene of a tile directory to use, where several lie
@@ -44,6 +46,7 @@ class EvaluateOptions:
 
     threshold: float = 0.5
     min_cover: float = 0.5
+    at_recall: float = 0.8
     bins: int = DEFAULT_BINS
     window_size: int = 2048
     tile_scene: str | None = None
@@ -58,6 +61,8 @@ class EvaluateOptions:
             raise InvalidInputError(f"{self.threshold} is outside 0..1", "--threshold")
         if not 0 < self.min_cover <= 1:
             raise InvalidInputError(f"{self.min_cover} is outside (0, 1]", "--min-cover")
+        if not 0 <= self.at_recall <= 1:
+            raise InvalidInputError(f"{self.at_recall} is outside 0..1", "--at-recall")
         if not 2 <= self.bins <= 2**24:
             raise InvalidInputError(f"{self.bins} is outside 2..{2**24}", "--bins")
         if self.window_size < 1:

@@ -21,7 +21,9 @@ from geonoise.data.tiledir import index_path, read_tile_index, require_tile_dir
 from geonoise.errors import GeoreferenceError, InvalidInputError
 from geonoise.evaluation.objects import (
     TRUTH_OBJECTS_NAME,
+    ObjectCurve,
     ObjectMetrics,
+    object_curve,
     object_metrics,
     truth_objects_for,
 )
@@ -55,6 +57,7 @@ class Evaluation:
     pixels: PixelMetrics
     ignored_pixels: int
     objects: ObjectMetrics | None = None
+    object_curve: ObjectCurve | None = None
     truth_objects: str | None = None
     polygons: str | None = None
     tiles: TileMetrics | None = None
@@ -77,6 +80,7 @@ class Evaluation:
                 "polygons_file": self.polygons,
                 "truth_objects_file": self.truth_objects,
                 **self.objects.to_dict(),
+                "by_score": None if self.object_curve is None else self.object_curve.to_dict(),
             }
         if self.tiles is not None:
             content["tiles"] = {
@@ -138,10 +142,17 @@ def evaluate_files(
         io.check_output(plot, overwrite)
     sources = _read_sources(polygons, objects_path, tiles, ranking)
     scanned = _scan_rasters(noise_path, truth_path, sources, options, on_window)
-    objects = None
+    objects = curve = None
     if sources.polygons is not None:
         objects = object_metrics(
             sources.polygons, sources.truth_objects, options.min_cover, str(polygons)
+        )
+        curve = object_curve(
+            sources.polygons,
+            sources.truth_objects,
+            min_cover=options.min_cover,
+            recall_floor=options.at_recall,
+            name=str(polygons),
         )
     if plot is not None:
         _write_plot(scanned.pixels, plot, overwrite, Path(noise_path).name, Path(truth_path).name)
@@ -151,6 +162,7 @@ def evaluate_files(
         pixels=scanned.pixels,
         ignored_pixels=scanned.ignored,
         objects=objects,
+        object_curve=curve,
         truth_objects=objects_path,
         polygons=_name(polygons),
         tiles=None

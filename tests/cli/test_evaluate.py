@@ -92,9 +92,25 @@ def test_objects_use_the_truth_objects_beside_the_truth(scene):
     assert (objects["found"], objects["truth_objects"], objects["recall"]) == (1, 2, 0.5)
     assert (objects["correct"], objects["polygons"], objects["precision"]) == (1, 2, 0.5)
     assert objects["by_kind"]["missing"] == {"objects": 1, "found": 1, "recall": 1.0}
+    assert objects["by_score"] is None  # the polygons have no mean_score
     table = run(*args, "--polygons", scene["polygons"]).stdout
     assert "recall              0.5000  (1 of 2 truth objects found)" in table
     assert "precision           0.5000  (1 of 2 polygons in truth objects)" in table
+
+
+def test_object_precision_at_a_recall_names_the_min_score_cut_off(scene, tmp_path):
+    polygons = gpd.read_file(scene["polygons"]).assign(mean_score=[0.9, 0.7])
+    io.write_vector(polygons, tmp_path / "scored.gpkg", layer="noise")
+    args = ["-q", "evaluate", scene["noise"], "--truth", scene["truth"]]
+    args += ["--polygons", tmp_path / "scored.gpkg"]
+    curve = json.loads(run(*args, "--at-recall", 0.5, "--json").stdout)["objects"]["by_score"]
+    assert (curve["precision_at_recall"], curve["cutoff_at_recall"]) == (1.0, 0.9)
+    assert curve["recall"] == [0.5, 0.5] and curve["precision"] == [0.5, 1.0]
+    table = run(*args, "--at-recall", 0.5).stdout
+    assert "precision at recall ≥ 0.5  1.0000" in table and "--min-score 0.9" in table
+    assert "no cut-off on mean_score keeps it" in run(*args).stdout  # recall 0.8: never
+    bad = run(*args, "--at-recall", 1.5)
+    assert bad.exit_code == 2 and "--at-recall" in bad.stderr
 
 
 def test_explicit_truth_objects_and_min_cover(scene, tmp_path):

@@ -91,3 +91,21 @@ def test_an_invalid_polygon_is_repaired_not_fatal():
     gdf = gpd.GeoDataFrame({"id": [1]}, geometry=[bowtie], crs=CRS)
     m = object_metrics(gdf, OBJECTS)
     assert (m.found, m.correct) == (1, 1)
+
+
+def test_object_curve_cuts_polygons_at_their_score():
+    from geonoise.evaluation.objects import object_curve
+
+    # A and C found by high-scoring polygons; the far polygon (wrong) scores in between.
+    shapes = [box(0, 0, 6, 10), box(40, 0, 47, 10), box(500, 500, 510, 510), box(20, 0, 26, 10)]
+    scored = gpd.GeoDataFrame({"mean_score": [0.9, 0.8, 0.7, 0.6]}, geometry=shapes, crs=CRS)
+    curve = object_curve(scored, OBJECTS, recall_floor=0.5)
+    assert curve.cutoffs == pytest.approx([0.6, 0.7, 0.8, 0.9])
+    assert curve.polygons == [4, 3, 2, 1]
+    assert curve.recall == [0.75, 0.5, 0.5, 0.25]
+    assert curve.precision == pytest.approx([0.75, 2 / 3, 1.0, 1.0])
+    # recall 0.5 is kept down to the cut-off 0.8, where precision is 1
+    assert (curve.precision_at_recall, curve.cutoff_at_recall) == (1.0, pytest.approx(0.8))
+    unreachable = object_curve(scored, OBJECTS, recall_floor=0.9)
+    assert unreachable.precision_at_recall is None and unreachable.cutoff_at_recall is None
+    assert object_curve(scored.drop(columns="mean_score"), OBJECTS) is None
