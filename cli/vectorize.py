@@ -50,6 +50,15 @@ OUTPUT_HELP = (
     "CRS; after --fill-holes, before --simplify, so what is kept does not depend on it).",
 )
 @click.option(
+    "--min-score",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    metavar="SCORE",
+    help="Drop regions whose mean noise score is below SCORE: fewer false suspects, fewer "
+    "found (geonoise evaluate --polygons reports the best cut-off at --at-recall).",
+)
+@click.option(
     "--fill-holes",
     type=FiniteFloatRange(min=0),
     default=0.0,
@@ -94,6 +103,7 @@ def vectorize(
     output: str,
     threshold: float,
     min_area: float,
+    min_score: float,
     fill_holes: float,
     simplify: float,
     classes_path: str | None,
@@ -121,6 +131,7 @@ def vectorize(
       geonoise vectorize noise.tif -o noise_polygons.gpkg
       geonoise vectorize noise.tif -o suspects.fgb --threshold 0.7 --min-area 4 --fill-holes 1
       geonoise vectorize noise.tif -o suspects.gpkg --simplify 0.25 --json
+      geonoise vectorize noise.tif -o confident.gpkg --min-score 0.8 --min-area 2
     """
     from geonoise.vectorize.files import vectorize_file
     from geonoise.vectorize.options import VectorizeOptions
@@ -128,6 +139,7 @@ def vectorize(
     options = VectorizeOptions(
         threshold=threshold,
         min_area=min_area,
+        min_score=min_score,
         fill_holes=fill_holes,
         simplify=simplify,
         boundary_width=boundary_width,

@@ -69,7 +69,7 @@ class Finishing:
     Attributes:
         transform: The raster's affine transform (pixel to map coordinates).
         rule: How areas become m² in the raster's CRS.
-        options: ``min_area`` and ``simplify`` (and the rest, for the scan).
+        options: ``min_area``, ``min_score`` and ``simplify`` (and the rest, for the scan).
     """
 
     transform: Affine
@@ -78,19 +78,23 @@ class Finishing:
 
 
 def finish(regions: Regions, finishing: Finishing) -> Regions:
-    """Regions in map coordinates made final: small ones dropped, simplified, areas measured.
+    """Regions in map coordinates made final: small or weak ones dropped, simplified, measured.
 
     ``--min-area`` compares the area of the exact pixel outline (map units²),
     so that whether a region is kept does not depend on ``--simplify``; the
     ``area`` attribute is that of the polygon as written, after simplification.
+    ``--min-score`` compares the mean noise score of the region's pixels.
     """
     import shapely
 
     if not len(regions):
         return regions
     regions.planar_area = shapely.area(regions.geoms)
-    if finishing.options.min_area > 0:
-        regions = regions.take(np.flatnonzero(regions.planar_area >= finishing.options.min_area))
-    regions.geoms = simplify(regions.geoms, finishing.options.simplify)
+    options = finishing.options
+    if options.min_area > 0 or options.min_score > 0:
+        keep = regions.planar_area >= options.min_area
+        keep &= regions.score_sum >= options.min_score * regions.pixels
+        regions = regions.take(np.flatnonzero(keep))
+    regions.geoms = simplify(regions.geoms, options.simplify)
     regions.area = finishing.rule.areas(regions.geoms)
     return regions

@@ -18,6 +18,8 @@ class VectorizeOptions:
     Attributes:
         threshold: A pixel is suspect where its score is at least this.
         min_area: Drop polygons smaller than this (map units², after hole filling).
+        min_score: Drop polygons whose mean noise score is below this (the cut-off
+            ``evaluate`` reports as the best at its ``--at-recall``).
         fill_holes: Fill holes smaller than this (map units²); 0 keeps all holes.
         simplify: Topology-preserving simplification tolerance (map units); 0: none.
         boundary_width: Pixels from an agreed outline within which a sliver is "boundary".
@@ -30,6 +32,7 @@ class VectorizeOptions:
 
     threshold: float = SUSPECT_THRESHOLD
     min_area: float = 0.0
+    min_score: float = 0.0
     fill_holes: float = 0.0
     simplify: float = 0.0
     boundary_width: int = 3
@@ -40,6 +43,7 @@ class VectorizeOptions:
         checks = {
             "--threshold": 0.0 <= self.threshold <= 1.0,
             "--min-area": self.min_area >= 0,
+            "--min-score": 0.0 <= self.min_score <= 1.0,
             "--fill-holes": self.fill_holes >= 0,
             "--simplify": self.simplify >= 0,
             "--boundary-width": self.boundary_width >= 1,

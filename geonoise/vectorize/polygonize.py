@@ -51,7 +51,7 @@ def vectorize(
 
     Raises:
         EmptyResultError: No pixel reaches the threshold, or every polygon is
-            smaller than ``min_area``.
+            smaller than ``min_area`` or scores below ``min_score``.
         GeoreferenceError: ``classes`` is not on the noise map's grid.
     """
     if classes is not None:
@@ -72,7 +72,9 @@ def check_found(noise: rasterio.io.DatasetReader, options: VectorizeOptions, tal
     if not tally.kept:
         raise EmptyResultError(
             f"{noise.name}: all {tally.found} regions are smaller than --min-area "
-            f"{options.min_area:g}; nothing written"
+            f"{options.min_area:g}"
+            + (f" or score below --min-score {options.min_score:g}" if options.min_score else "")
+            + "; nothing written"
         )
 
 

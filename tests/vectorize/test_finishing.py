@@ -36,6 +36,20 @@ def test_min_area_drops_regions_that_cross_seams_too(tmp_path):
     np.testing.assert_allclose(run(noise, min_area=4, window_size=16)["area"], [4.0])
 
 
+def test_min_score_drops_weak_regions_by_their_mean_score(tmp_path):
+    score = np.zeros((30, 30), "float32")
+    score[2:6, 2:6] = 0.6  # mean 0.6
+    score[12:22, 12:22] = 0.7
+    score[12:14, 12:14] = 1.0  # mean (4 × 1.0 + 96 × 0.7) / 100 = 0.712, across 16-px seams
+    noise = write_noise(tmp_path / "n.tif", score)
+    for window_size in (2048, 16):
+        kept = run(noise, min_score=0.71, window_size=window_size)
+        np.testing.assert_allclose(kept["mean_score"], [0.712], atol=1e-6)
+        assert len(run(noise, min_score=0.6, window_size=window_size)) == 2
+        with pytest.raises(EmptyResultError, match="or score below --min-score 0.72"):
+            run(noise, min_score=0.72, window_size=window_size)
+
+
 def test_engineering_crs_areas_use_its_unit(tmp_path):
     """A local (engineering) CRS, as drone surveys have, is neither projected nor geographic."""
     from rasterio.crs import CRS as RioCRS
