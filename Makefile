@@ -54,7 +54,7 @@ demo: $(STAMP)
 	$(VENV)/bin/geonoise detect --tiles $(DEMO_OUT)/tiles_target -m $(DEMO_OUT)/student.onnx \
 		-o $(DEMO_OUT)/ranking
 	$(VENV)/bin/geonoise vectorize $(DEMO_OUT)/noise.tif -o $(DEMO_OUT)/noise_polygons.gpkg \
-		--min-area 2 --simplify 0.5
+		--min-area 2 --simplify 0.25
 	$(VENV)/bin/geonoise fix sample_data/target/labels_noisy.gpkg --noise $(DEMO_OUT)/noise.tif \
 		--class-field class -o $(DEMO_OUT)/labels_fixed.gpkg
 	$(VENV)/bin/geonoise evaluate $(DEMO_OUT)/noise.tif --truth sample_data/target/noise_truth.tif \
