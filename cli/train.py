@@ -112,6 +112,14 @@ def training_options(command: Callable) -> Callable:
         click.option("--base-width", type=click.IntRange(2), help="Override the preset's width."),
         click.option("--depth", type=click.IntRange(1, 6), help="Override the preset's depth."),
         click.option(
+            "--dropout",
+            type=FiniteFloatRange(0, 1, max_open=True),
+            default=d.dropout,
+            show_default=True,
+            help="Channel dropout between the bridge and the decoder, in training only: the "
+            "noise Noisy Student gives its student.",
+        ),
+        click.option(
             "--class-names",
             callback=_names,
             help="Comma-separated class names, one per class value in order "

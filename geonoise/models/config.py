@@ -54,6 +54,9 @@ class ModelConfig:
             ``base_width * 2**depth``.
         reduction: CBAM channel-attention reduction ratio.
         spatial_kernel: Odd kernel size of CBAM's spatial attention.
+        dropout: Probability of zeroing a channel of the bridge features on their way
+            to the decoder, in training only (the hint itself is not dropped); the
+            noise Noisy Student gives its student. 0: none.
     """
 
     in_channels: int = 3
@@ -63,6 +66,7 @@ class ModelConfig:
     bridge_width: int | None = None
     reduction: int = 16
     spatial_kernel: int = 7
+    dropout: float = 0.0
 
     def __post_init__(self) -> None:
         _check_int("in_channels", self.in_channels, 1, MAX_BANDS)
@@ -75,6 +79,12 @@ class ModelConfig:
         _check_int("spatial_kernel", self.spatial_kernel, 1, MAX_KERNEL)
         if self.spatial_kernel % 2 == 0:
             raise ModelConfigError(f"spatial_kernel must be odd, got {self.spatial_kernel}")
+        if (
+            isinstance(self.dropout, bool)
+            or not isinstance(self.dropout, int | float)
+            or not 0 <= self.dropout < 1
+        ):
+            raise ModelConfigError(f"dropout must be a number in [0, 1), got {self.dropout!r:.40}")
         widest = max(self.encoder_widths[-1], self.hint_channels)
         if widest > MAX_WIDTH:
             raise ModelConfigError(

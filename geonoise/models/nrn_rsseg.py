@@ -5,13 +5,15 @@ Reference: Xi et al. (2023), NRN-RSSEG, Remote Sensing 15(1):108. The CBAM atten
 
 The encoder has ``depth`` stages of widths ``base_width * 2**i``; each ends in a 2×2 max-pool,
 so the bridge sits at ``H / 2**depth``. The bridge output is returned beside the logits as the
-distillation *hint*. Each decoder stage upsamples by a 2×2 transposed convolution, concatenates
-the CBAM-attended skip of the same scale and applies a conv block. The network therefore accepts
-any input whose height and width are multiples of ``2**depth`` (:attr:`NRNRSSEG.multiple`);
-:func:`predict_logits` pads other sizes. ``forward`` has no data-dependent Python branches, so
-the model exports with :func:`torch.onnx.export`. Its hyper-parameters
-(:class:`~geonoise.models.config.ModelConfig`, :func:`model_config`) live in
-:mod:`geonoise.models.config`, which needs no torch, and are re-exported here.
+distillation *hint*; in training, ``dropout`` zeroes whole channels of it on the way to the
+decoder (the hint itself is left whole). Each decoder stage upsamples by a 2×2 transposed
+convolution, concatenates the CBAM-attended skip of the same scale and applies a conv block.
+The network therefore accepts any input whose height and width are multiples of
+``2**depth`` (:attr:`NRNRSSEG.multiple`); :func:`predict_logits` pads other sizes.
+``forward`` has no data-dependent Python branches, so the model exports with
+:func:`torch.onnx.export`. Its hyper-parameters (:class:`~geonoise.models.config.ModelConfig`,
+:func:`model_config`) live in :mod:`geonoise.models.config`, which needs no torch, and are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ class NRNRSSEG(nn.Module):
         )
         self.pool = nn.MaxPool2d(kernel_size=2, stride=2)
         self.bridge = ConvBlock(widths[-1], config.hint_channels)
+        self.dropout = nn.Dropout2d(config.dropout)
         self.decoders = nn.ModuleList(
             UpBlock(c_in, c_skip, config)
             for c_in, c_skip in zip(
@@ -110,7 +113,7 @@ class NRNRSSEG(nn.Module):
             skips.append(x)
             x = self.pool(x)
         hint = self.bridge(x)
-        x = hint
+        x = self.dropout(hint)  # identity in eval mode, and in exported models
         for decoder, skip in zip(self.decoders, reversed(skips), strict=True):
             x = decoder(x, skip)
         return self.head(x), hint

@@ -43,6 +43,7 @@ class TrainConfig:
     rounds: int = 1
     round_threshold: float = 0.9
     round_mode: RoundMode = "relabel"
+    dropout: float = 0.0
     augment: bool = True
     sampler: Sampler = "windows"
     window: int | None = None

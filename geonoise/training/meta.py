@@ -69,7 +69,11 @@ def build_meta(train_set: PairDataset, config: TrainConfig, role: Role) -> dict[
         if v is not None
     }
     model = model_config(
-        config.preset, in_channels=train_set.band_count, num_classes=num_classes, **overrides
+        config.preset,
+        in_channels=train_set.band_count,
+        num_classes=num_classes,
+        dropout=config.dropout,
+        **overrides,
     )
     stats = compute_band_stats(train_set)
     return ModelMeta(

@@ -99,11 +99,32 @@ def test_cbam_keeps_shape_with_narrow_channels() -> None:
         ("base_width", 512),  # 8192 channels at the bridge
         ("bridge_width", 5000),
         ("spatial_kernel", 33),
+        ("dropout", 1.0),
+        ("dropout", -0.1),
+        ("dropout", "0.1"),
     ],
 )
 def test_bad_config_raises(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         ModelConfig(**{field: value})
+
+
+def test_dropout_noises_training_only_and_leaves_the_hint_whole() -> None:
+    torch.manual_seed(0)
+    model = NRNRSSEG(model_config("tiny", dropout=0.5))
+    plain = NRNRSSEG(model_config("tiny"))
+    plain.load_state_dict(model.state_dict())  # dropout adds no weights: same checkpoints
+    x = torch.rand(2, 3, 32, 32)
+    model.eval()
+    plain.eval()
+    with torch.no_grad():
+        (a, hint_a), (b, hint_b) = model(x), plain(x)
+        assert torch.equal(a, b) and torch.equal(hint_a, hint_b)
+        model.train()
+        plain.train()
+        (a, hint_a), (b, hint_b) = model(x), plain(x)
+    assert torch.equal(hint_a, hint_b)  # distillation compares the whole hint
+    assert not torch.allclose(a, b)  # the decoder saw dropped channels
 
 
 def test_config_round_trips_through_json() -> None:

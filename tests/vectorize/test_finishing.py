@@ -46,7 +46,7 @@ def test_min_score_drops_weak_regions_by_their_mean_score(tmp_path):
         kept = run(noise, min_score=0.71, window_size=window_size)
         np.testing.assert_allclose(kept["mean_score"], [0.712], atol=1e-6)
         assert len(run(noise, min_score=0.6, window_size=window_size)) == 2
-        with pytest.raises(EmptyResultError, match="or score below --min-score 0.72"):
+        with pytest.raises(EmptyResultError, match=r"or score below --min-score 0\.72"):
             run(noise, min_score=0.72, window_size=window_size)
 
 
