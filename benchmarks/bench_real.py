@@ -8,16 +8,19 @@ added where there is no crown, shifted, dilated). Then, all with the defaults of
 
 * **teacher**: ``train-teacher`` on the west half's clean crowns;
 * **noisy-only**: the same net trained on the east half's noisy crowns alone;
-* **student**: ``train-student`` on the noisy crowns, guided by the teacher;
+* **student**: ``train-student`` on the noisy crowns, guided by the teacher
+  (``--rounds 2``: round 1 is this student, round 2 is also scored);
 * **cleanlab**: cleanlab's ``find_label_issues`` on the noisy-only net's probabilities;
 * **prior**: no model: each pixel scores ``1 −`` the share of its given class.
 
 Each noise map of the east half is scored with ``geonoise evaluate`` against the
 truth of the noise (pixel AP, object recall of the changed crowns with
 ``vectorize``'s polygons, Kendall τ of 64-px tiles), and each model's prediction
-with the IoU of the tree class against the *clean* east crowns. The Landsat subset,
-in three data types, checks bands and normalisation: a land-cover teacher on its
-north half, per-class IoU on its south half.
+with the IoU of the tree class against the *clean* east crowns. ``geonoise fix``
+(defaults) corrects the noisy crowns from the student's map; the fixed crowns are
+scored against the clean ones, and a student retrained on them against the default.
+The Landsat subset, in three data types, checks bands and normalisation: a land-cover
+teacher on its north half, per-class IoU on its south half.
 
     .venv/bin/python benchmarks/bench_real.py                 # every scene (about an hour)
     .venv/bin/python benchmarks/bench_real.py --scenes osbs --steps 300   # a quick look
