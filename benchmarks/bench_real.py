@@ -377,6 +377,8 @@ def tables(rows: list[dict], landsat: list[dict]) -> list[str]:
             f"{r['base_rate']:.1%} | {r['object_recall']:.3f} | {precision} | {at} | "
             f"{r['tau']:.3f} |"
         )
+    if not landsat:
+        return lines
     lines += ["", "| Landsat data type | water | vegetation | bare | dense vegetation | mIoU |"]
     lines += ["|---|---:|---:|---:|---:|---:|"]
     for r in landsat:
