@@ -52,7 +52,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import real_data  # noqa: E402
-from bench_quality import run  # noqa: E402  (a geonoise command, recorded)
+from bench_quality import fix_cells, run  # noqa: E402  (a geonoise command, recorded)
 from machine import cpu_name  # noqa: E402
 
 ROOT = HERE.parent
@@ -433,18 +433,11 @@ def fix_section(fixes: list[dict]) -> list[str]:
         "|---|---|---:|---:|---:|---:|---|",
     ]
     for r in fixes:
-        changes = " / ".join(
-            str(r["changes"].get(k, 0)) for k in ("missing", "spurious", "boundary")
-        )
-        share, ratio = r["corrected_share"] or 0.0, r["new_error_ratio"]
-        met = share >= 0.5 and ratio is not None and ratio < 0.2
-        ratio_text = "–" if ratio is None else f"{ratio:.1%}"
-        objects_share = "–" if r["objects_share"] is None else f"{r['objects_share']:.0%}"
+        cells = fix_cells(r)
         lines.append(
-            f"| {r['scene']} | {changes} | {r['corrected']:,} of {r['noisy_pixels']:,} "
-            f"({share:.1%}) | {r['new_errors']:,} ({ratio_text}) | {r['objects_corrected']} of "
-            f"{r['objects']} ({objects_share}) | {r['tree_iou_noisy_labels']:.3f} → "
-            f"{r['tree_iou_fixed_labels']:.3f} | {'met' if met else 'NOT met'} |"
+            f"| {r['scene']} | {cells['changes']} | {cells['corrected']} | {cells['new_errors']} "
+            f"| {cells['objects']} | {r['tree_iou_noisy_labels']:.3f} → "
+            f"{r['tree_iou_fixed_labels']:.3f} | {cells['target']} |"
         )
     return [*lines, ""]
 
