@@ -47,7 +47,8 @@ demo: $(STAMP)
 	$(VENV)/bin/geonoise train-teacher $(DEMO_OUT)/tiles_source -o $(DEMO_OUT)/teacher.ckpt \
 		--config $(DEMO_OUT)/config.yaml --steps $(DEMO_STEPS) --batch-size 4
 	$(VENV)/bin/geonoise train-student $(DEMO_OUT)/tiles_target --teacher $(DEMO_OUT)/teacher.ckpt \
-		-o $(DEMO_OUT)/student.ckpt --config $(DEMO_OUT)/config.yaml --steps $(DEMO_STEPS) --batch-size 4
+		-o $(DEMO_OUT)/student.ckpt --config $(DEMO_OUT)/config.yaml --steps $(DEMO_STEPS) --batch-size 4 \
+		--rounds 2
 	$(VENV)/bin/geonoise export $(DEMO_OUT)/student.ckpt -o $(DEMO_OUT)/student.onnx
 	$(VENV)/bin/geonoise detect sample_data/target/scene.tif -l sample_data/target/labels_noisy.gpkg \
 		-m $(DEMO_OUT)/student.onnx -o $(DEMO_OUT)/noise.tif
@@ -68,7 +69,9 @@ demo: $(STAMP)
 	@echo "  $(DEMO_OUT)/tiles_target/tiles.gpkg  tile index of the noisy target scene (vector labels burned)"
 	@echo "  $(DEMO_OUT)/config.yaml            the reference training config (geonoise train-teacher --print-config)"
 	@echo "  $(DEMO_OUT)/teacher.ckpt, teacher.curves.png  the teacher (clean source labels) and its learning curves"
-	@echo "  $(DEMO_OUT)/student.ckpt, student.curves.png  the student (noisy target labels, guided by the teacher)"
+	@echo "  $(DEMO_OUT)/student.round1.ckpt    the student (noisy target labels, guided by the teacher)"
+	@echo "  $(DEMO_OUT)/student.round2.ckpt    Noisy Student round 2: taught by round 1, on the labels round 1"
+	@echo "                                    cleaned (student.round2.tiles/); student.ckpt is a copy of it"
 	@echo "  $(DEMO_OUT)/student.onnx           the student exported to ONNX (what detect ran)"
 	@echo "  $(DEMO_OUT)/noise.tif              noise score, orange to red from 0.5 (style noise.qml)"
 	@echo "  $(DEMO_OUT)/noise.classes.tif      given label and predicted class (style noise.classes.qml)"
