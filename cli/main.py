@@ -60,15 +60,19 @@ class GeonoiseGroup(click.Group):
         super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context):
+        raised: list[Interrupted] = []
         try:
-            with _interruptible():
+            with _interruptible(raised):
                 return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except (Interrupted, Exception) as exc:
             if verbosity(ctx) > 0:
                 click.echo(traceback.format_exc(), err=True)
-            raise _command_error(exc, verbosity(ctx) > 0) from exc
+            # A signal wins over what it became: C code that catches it mid-import, for one,
+            # raises an ImportError of its own ("PyCapsule_Import could not import module").
+            stopped = exc if isinstance(exc, Interrupted) or not raised else raised[0]
+            raise _command_error(stopped, verbosity(ctx) > 0) from exc
 
 
 def _command_error(exc: BaseException, verbose: bool) -> CommandError:
@@ -82,13 +86,15 @@ def _command_error(exc: BaseException, verbose: bool) -> CommandError:
 
 
 @contextlib.contextmanager
-def _interruptible() -> Iterator[None]:
+def _interruptible(raised: list[Interrupted]) -> Iterator[None]:
     """SIGINT and SIGTERM raise :class:`Interrupted` in the main thread while a command runs.
 
     Batch schedulers stop jobs with SIGTERM, whose default action kills the
     process where it stands: temporary outputs and worker processes would stay
     behind. Raised as an exception instead, it unwinds through the same
-    cleanup as an error. A second signal during that cleanup is ignored.
+    cleanup as an error. A second signal during that cleanup is ignored. The
+    exception raised is also appended to ``raised``, so that the caller knows
+    a signal arrived even where something turned it into another error.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -99,7 +105,8 @@ def _interruptible() -> Iterator[None]:
     def interrupt(signum: int, frame: object) -> None:
         for each in signals:
             signal.signal(each, signal.SIG_IGN)
-        raise Interrupted(signum)
+        raised.append(Interrupted(signum))
+        raise raised[-1]
 
     for signum in signals:
         signal.signal(signum, interrupt)

@@ -76,6 +76,31 @@ def test_unexpected_errors_are_one_line_and_verbose_shows_the_traceback(monkeypa
     assert after.exit_code == 1 and "Traceback" in after.stderr
 
 
+def test_a_signal_that_becomes_another_error_still_exits_as_an_interruption(monkeypatch, tmp_path):
+    """C code that catches the signal's exception mid-import raises an ImportError instead."""
+    import os
+    import signal
+
+    import geonoise.data.tiling
+    from geonoise.errors import Interrupted
+
+    def interrupted_mid_import(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            signal.sigtimedwait([], 1)  # the handler runs here, before the call returns
+        except Interrupted as exc:
+            raise ImportError('PyCapsule_Import could not import module "pandas"') from exc
+
+    monkeypatch.setattr(geonoise.data.tiling, "plan_tiling", interrupted_mid_import)
+    scene = tmp_path / "s.tif"
+    scene.write_bytes(b"x")
+    result = CliRunner().invoke(cli, ["tile", str(scene), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 128 + signal.SIGTERM, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: interrupted")
+    assert "ImportError" not in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("name", COMMANDS)
 def test_every_command_takes_verbosity_after_its_name(name):
     result = CliRunner().invoke(cli, [name, "--help"])
