@@ -71,7 +71,7 @@ class GeonoiseGroup(click.Group):
                 click.echo(traceback.format_exc(), err=True)
             # A signal wins over what it became: C code that catches it mid-import, for one,
             # raises an ImportError of its own ("PyCapsule_Import could not import module").
-            stopped = exc if isinstance(exc, Interrupted) or not raised else raised[0]
+            stopped = raised[0] if raised else exc
             raise _command_error(stopped, verbosity(ctx) > 0) from exc
 
 

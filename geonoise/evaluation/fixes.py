@@ -97,9 +97,11 @@ def fix_metrics(
     new_errors = ~was_wrong & scored & ~now_right
     n_noisy, n_corrected, n_new = (int(a.sum()) for a in (was_wrong, corrected, new_errors))
     share = _share(corrected, was_wrong, objects, transform)
-    found = share >= min_cover if share is not None else None
+    # objects with a noisy pixel, and which of those are corrected
+    counted = None if share is None else ~np.isnan(share)
+    found = None if share is None else share[counted] >= min_cover
     kinds = (
-        objects["kind"].astype(str).to_numpy()
+        objects["kind"].astype(str).to_numpy()[counted]
         if objects is not None and "kind" in objects
         else None
     )
@@ -110,10 +112,10 @@ def fix_metrics(
         errors_after=int((scored & ~now_right).sum()),
         corrected_share=n_corrected / n_noisy if n_noisy else None,
         new_error_ratio=n_new / n_corrected if n_corrected else None,
-        objects=None if found is None else int((~np.isnan(share)).sum()),
+        objects=None if found is None else len(found),
         objects_corrected=None if found is None else int(found.sum()),
-        objects_share=_mean(found[~np.isnan(share)]) if found is not None else None,
-        by_kind=_by_kind(kinds, share, found) if kinds is not None else {},
+        objects_share=None if found is None else _mean(found),
+        by_kind=_by_kind(kinds, found) if kinds is not None else {},
         min_cover=min_cover,
     )
 
@@ -154,12 +156,11 @@ def _share(
     return shares
 
 
-def _by_kind(kinds: np.ndarray, share: np.ndarray, found: np.ndarray) -> dict[str, KindFixed]:
-    """Objects, corrected and share per kind (objects without noisy pixels left out)."""
-    counted = ~np.isnan(share)
+def _by_kind(kinds: np.ndarray, found: np.ndarray) -> dict[str, KindFixed]:
+    """Objects, corrected and share per kind, for the objects with a noisy pixel."""
     out: dict[str, KindFixed] = {}
-    for kind in sorted(set(kinds[counted].tolist())):
-        hits = found[counted & (kinds == kind)]
+    for kind in sorted(set(kinds.tolist())):
+        hits = found[kinds == kind]
         out[kind] = {"objects": len(hits), "corrected": int(hits.sum()), "share": _mean(hits)}
     return out
 

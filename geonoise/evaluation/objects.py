@@ -79,8 +79,7 @@ def object_metrics(
         GeoreferenceError: The polygons do not reproject to finite coordinates
             (their CRS is wrong, e.g. metres in a GeoJSON read as degrees).
     """
-    polygons = _to_crs_of(polygons, truth, name)
-    polygons, truth = _areal(polygons), _areal(truth)
+    polygons, truth = _comparable(polygons, truth, name)
     objects, shapes = truth.geometry.to_numpy(), polygons.geometry.to_numpy()
     found = covered_share(objects, shapes) >= min_cover
     correct = covered_share(shapes, objects) >= min_cover
@@ -97,6 +96,13 @@ def object_metrics(
         min_cover=min_cover,
         by_kind=_recall_by_kind(truth, found),
     )
+
+
+def _comparable(
+    polygons: gpd.GeoDataFrame, truth: gpd.GeoDataFrame, name: str
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """``polygons`` in the CRS of ``truth``, both with only their valid areal features."""
+    return _areal(_to_crs_of(polygons, truth, name)), _areal(truth)
 
 
 def _to_crs_of(polygons: gpd.GeoDataFrame, truth: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
@@ -224,8 +230,7 @@ def object_curve(
     """
     if score_column not in polygons or not len(polygons) or not len(truth):
         return None
-    polygons = _areal(_to_crs_of(polygons, truth, name))
-    truth = _areal(truth)
+    polygons, truth = _comparable(polygons, truth, name)
     scores = polygons[score_column].to_numpy(float)
     cutoffs = np.unique(scores[np.isfinite(scores)])
     if len(cutoffs) > MAX_CUTOFFS:
