@@ -69,6 +69,10 @@ class GeonoiseGroup(click.Group):
         except (Interrupted, Exception) as exc:
             if verbosity(ctx) > 0:
                 click.echo(traceback.format_exc(), err=True)
+            # The traceback keeps the stopped frames, and with them suspended generators whose
+            # cleanup stops helper threads (detect's model runs in one): release them now, so
+            # that no thread is still inside the model when the interpreter exits (SIGABRT).
+            traceback.clear_frames(exc.__traceback__)
             # A signal wins over what it became: C code that catches it mid-import, for one,
             # raises an ImportError of its own ("PyCapsule_Import could not import module").
             stopped = raised[0] if raised else exc

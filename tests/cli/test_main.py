@@ -101,6 +101,28 @@ def test_a_signal_that_becomes_another_error_still_exits_as_an_interruption(monk
     assert not (tmp_path / "o").exists()
 
 
+def test_a_failed_command_stops_its_helper_threads_before_it_exits(monkeypatch, tmp_path):
+    """A generator left suspended by the error (detect's model thread) is closed, not kept."""
+    import itertools
+    import threading
+
+    import geonoise.data.tiling
+    from geonoise.parallel import read_ahead
+
+    def fails_while_reading_ahead(*args, **kwargs):
+        batches = read_ahead(itertools.count(), depth=1)
+        next(batches)
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(geonoise.data.tiling, "plan_tiling", fails_while_reading_ahead)
+    scene = tmp_path / "s.tif"
+    scene.write_bytes(b"x")
+    result = CliRunner().invoke(cli, ["tile", str(scene), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "kaboom" in result.stderr
+    helpers = [t for t in threading.enumerate() if t.name == "geonoise-read-ahead"]
+    assert helpers == []
+
+
 @pytest.mark.parametrize("name", COMMANDS)
 def test_every_command_takes_verbosity_after_its_name(name):
     result = CliRunner().invoke(cli, [name, "--help"])
